@@ -1,0 +1,2 @@
+"""Data and training: procedural and real meshes, spherical ray casting, rendering,
+sharded datasets and tf.data readers, and the model.fit training scripts."""
