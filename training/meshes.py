@@ -45,12 +45,14 @@ def load_mesh(path):
             data = _fix_modelnet_off(data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loaded = trimesh.load(io.BytesIO(data), file_type=suffix[1:], force="mesh", process=True)  # merges STL triangle soups
+            loaded = trimesh.load(io.BytesIO(data), file_type=suffix[1:], force="mesh", process=False)
     except MeshError:
         raise
     except Exception as err:  # trimesh raises many types for corrupt files
         raise MeshError(f"{path}: unreadable mesh ({type(err).__name__}: {err})") from None
-    return check_mesh(loaded, path)
+    mesh = check_mesh(loaded, path)
+    mesh.merge_vertices()  # STL stores triangle soups
+    return mesh
 
 
 def check_mesh(mesh, name="mesh"):
