@@ -35,10 +35,39 @@ class DataConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class TeacherConfig:
+    """The spherical CNN teacher (ECCV 2018 architecture) and its training.
+
+    Blocks are conv -> batch norm (no scale) -> PReLU with `channels[i]` filters;
+    pooling ("area" or "spectral") follows the 1-based blocks in `pool_after`.
+    branches=2 is the released two-branch model (one input channel per branch, the
+    top branch receiving both at each pooling, an auxiliary classifier on the second
+    branch). The embedding is the output of block `embedding_block` (before its
+    pooling), normalised pointwise into (0, 1) at export. Learning rate:
+    `learning_rates[i]` from epoch `boundaries[i-1]` on.
+    """
+    branches: int = 1
+    channels: tuple = (16, 16, 32, 32, 64, 64)
+    pool_after: tuple = (2, 4)
+    pooling: str = "area"
+    anchors: int = 8
+    embedding_block: int = 4
+    aux_weight: float = 0.5
+    batch_size: int = 16
+    epochs: int = 8
+    learning_rates: tuple = (1e-3, 2e-4, 4e-5)
+    boundaries: tuple = (5, 7)
+    seed: int = 0
+
+
 PRESETS = {
-    "quick": {"data": DataConfig()},
+    "quick": {"data": DataConfig(), "teacher": TeacherConfig()},
     "paper": {"data": DataConfig(source="modelnet40", classes=(), train_instances=0, test_instances=0,
-                                 train_poses=16, test_poses=16, image_size=128)},
+                                 train_poses=16, test_poses=16, image_size=128),
+              "teacher": TeacherConfig(branches=2, channels=(16, 16, 32, 32, 64, 64, 128, 128),
+                                       pool_after=(2, 4, 6), epochs=48, learning_rates=(1e-3, 2e-4, 4e-5),
+                                       boundaries=(32, 40))},
 }
 
 
@@ -53,7 +82,8 @@ def _coerce(value, like):
     if isinstance(like, float):
         return float(value)
     if isinstance(like, tuple):
-        return tuple(v for v in value.split(",") if v)
+        kind = type(like[0]) if like else str
+        return tuple(_coerce(v, kind()) for v in value.split(",") if v)
     return value
 
 

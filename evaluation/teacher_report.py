@@ -1,0 +1,129 @@
+"""Report on an exported teacher: python -m evaluation.teacher_report --run runs/quick
+
+On the test split (every sample in a uniformly random pose, rotation-major):
+1. classification accuracy under random SO(3) rotations;
+2. equivariance of the exported embedding: relative L2 error between the embedding
+   of instance i in pose j and soft.rotate(embedding in pose 0, R_j R_0^T);
+3. target-mode pose: soft.align between the embeddings of pose j and pose 0 of the
+   same instance, geodesic error against R_j R_0^T (with and without refinement);
+4. speed: the separable TF transform against the dense-matrix transform of the
+   released implementation at 64 x 64, and the recorded training samples/s.
+Writes <run>/teacher_report.json.
+"""
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import soft
+from models.spherical import sht
+from models.teacher import read_metadata
+from training import reader
+from training.dataset import write_json_atomic
+
+
+def teacher_outputs(export, spheres, batch_size=64):
+    serve = tf.saved_model.load(export).signatures["serving_default"]
+    parts = [serve(spheres=tf.constant(spheres[i : i + batch_size])) for i in range(0, len(spheres), batch_size)]
+    return {k: np.concatenate([p[k].numpy() for p in parts]) for k in ("logits", "embedding")}
+
+
+def same_instance_pairs(n_instances, n_poses):
+    """(first, second) sample indices: pose 0 of each instance with its poses 1..n-1 (rotation-major)."""
+    i, j = np.meshgrid(np.arange(n_instances), np.arange(1, n_poses), indexing="ij")
+    return i.ravel(), (i + n_instances * j).ravel()
+
+
+def dense_transform_speed(b=32, batch=16, channels=16, repeats=5):
+    """ms of the separable TF transform and of a dense (2b)^2 x b^2 harmonic matrix product."""
+    theta, phi = soft.s2_grid(b)
+    from scipy.special import sph_harm_y
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    l, m = np.array([(l, m) for l in range(b) for m in range(-l, l + 1)]).T
+    w = (soft.s2_weights(b)[:, None] * np.ones(2 * b) * math.pi / b).ravel()
+    Y = np.conj(sph_harm_y(l[None], m[None], t.reshape(-1, 1), p.reshape(-1, 1))) * w[:, None]
+    Y_re, Y_im = tf.constant(Y.real, tf.float32), tf.constant(Y.imag, tf.float32)
+    x = tf.constant(np.random.default_rng(0).normal(size=(batch, 2 * b, 2 * b, channels)), tf.float32)
+    dense = tf.function(lambda x: (tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [batch * channels, -1]) @ Y_re,
+                                   tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [batch * channels, -1]) @ Y_im))
+    separable = tf.function(lambda x: sht(x, b))
+
+    def best(fn):
+        fn(x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn(x)
+            times.append(time.perf_counter() - start)
+        return 1e3 * min(times)
+    return best(separable), best(dense), Y.nbytes / 2 / 2**20  # table size as complex64
+
+
+def report(run, data_dir=None, quick_speed=False):
+    export = os.path.join(run, "teacher")
+    meta = read_metadata(export)
+    data_dir = data_dir or os.path.join(run, "data")
+    manifest = reader.load_manifest(data_dir)
+    test = reader.as_numpy(data_dir, "test")
+    out = teacher_outputs(export, test["sphere"])
+    accuracy = float(np.mean(out["logits"].argmax(axis=1) == test["class_id"]))
+    n, poses = manifest["splits"]["test"]["instances"], manifest["splits"]["test"]["poses"]
+    first, second = same_instance_pairs(n, poses)
+    R = test["rotation"]
+    relative = R[second] @ np.swapaxes(R[first], 1, 2)
+    E = out["embedding"].astype(np.float64)
+    predicted = soft.rotate(E[first], relative, channel_axis=-1)
+    rel_l2 = np.linalg.norm((E[second] - predicted).reshape(len(first), -1), axis=1) / np.linalg.norm(
+        E[second].reshape(len(first), -1), axis=1)
+    errors = {}
+    for name, refine in (("refined", True), ("grid", False)):
+        estimate = soft.align(E[second], E[first], channel_axis=-1, refine=refine)
+        errors[name] = np.degrees(soft.geodesic_angle(estimate, relative))
+    result = {
+        "test_samples": len(test["class_id"]), "accuracy": accuracy,
+        "equivariance_rel_l2": {"median": float(np.median(rel_l2)), "mean": float(np.mean(rel_l2))},
+        "target_pose_error_deg": {k: {"median": float(np.median(v)), "mean": float(np.mean(v)),
+                                      "acc15": float(np.mean(v < 15)), "acc30": float(np.mean(v < 30))}
+                                  for k, v in errors.items()},
+        "pairs": len(first), "embedding_shape": meta["embedding_shape"],
+        "train_samples_per_second": meta.get("train_samples_per_second"),
+    }
+    if not quick_speed:
+        separable, dense, table_mb = dense_transform_speed()
+        result["transform_ms"] = {"separable": separable, "dense": dense, "dense_table_mb": table_mb,
+                                  "ratio": dense / separable}
+    write_json_atomic(os.path.join(run, "teacher_report.json"), result)
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="runs/quick")
+    parser.add_argument("--data", help="dataset folder (default <run>/data)")
+    args = parser.parse_args(argv)
+    try:
+        r = report(args.run, args.data)
+    except ValueError as err:
+        parser.exit(2, f"error: {err}\n")
+    t = r["target_pose_error_deg"]
+    print(f"teacher at {args.run}/teacher, embedding {r['embedding_shape']}, {r['test_samples']} test samples")
+    print(f"| metric | value |\n|---|---|")
+    print(f"| accuracy under random SO(3) rotations | {100 * r['accuracy']:.1f} % |")
+    print(f"| embedding equivariance, relative L2 (median / mean) | {r['equivariance_rel_l2']['median']:.3f} / "
+          f"{r['equivariance_rel_l2']['mean']:.3f} |")
+    for k in ("refined", "grid"):
+        print(f"| target-mode pose error, {k} (median / mean deg; acc@15) | {t[k]['median']:.2f} / "
+              f"{t[k]['mean']:.2f}; {100 * t[k]['acc15']:.1f} % ({r['pairs']} pairs) |")
+    s = r["transform_ms"]
+    print(f"| 64x64 transform, batch 16 x 16 channels: separable / dense ({s['dense_table_mb']:.1f} MB table) | "
+          f"{s['separable']:.2f} ms / {s['dense']:.2f} ms = {s['ratio']:.1f}x |")
+    if r["train_samples_per_second"]:
+        print(f"| training samples/s (recorded at export) | {r['train_samples_per_second']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""model.fit plumbing shared by the training scripts: strategies, schedules, callbacks."""
+import os
+
+import tensorflow as tf
+import tf_keras as keras
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def strategy(name):
+    """tf.distribute strategy by name; multi_worker reads TF_CONFIG."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; choose from {STRATEGIES}")
+
+
+def piecewise_schedule(boundaries, values, steps_per_epoch):
+    """Piecewise-constant learning rate, boundaries given in epochs."""
+    if len(values) != len(boundaries) + 1:
+        raise ValueError(f"need one more learning rate than boundaries, got {values} and {boundaries}")
+    if not boundaries:
+        return float(values[0])
+    return keras.optimizers.schedules.PiecewiseConstantDecay(
+        [int(b * steps_per_epoch) for b in boundaries], [float(v) for v in values])
+
+
+def callbacks(work_dir):
+    """TensorBoard logs, per-epoch weight checkpoints (2 kept by name), and BackupAndRestore
+    so that a killed run resumes at the last finished epoch."""
+    return [
+        keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), write_graph=False),
+        keras.callbacks.ModelCheckpoint(os.path.join(work_dir, "checkpoints", "weights"), save_weights_only=True),
+        keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")),
+    ]
