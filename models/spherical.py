@@ -1,6 +1,6 @@
 """Spherical CNN layers in TensorFlow on the S2kit grid (NHWC, H = theta, W = phi).
 
-The spherical harmonic transform is separable: an rFFT over longitude, then one
+The spherical harmonic transform is separable: a DFT over longitude, then one
 Legendre matrix per order m (tables from soft, float32). Real maps need orders
 m >= 0 only. Coefficients are carried as a pair (re, im) of (B, C, l, m) tensors.
 No dense (2b)^2 x b^2 matrix is ever formed; everything is differentiable.
@@ -29,30 +29,42 @@ from soft.sht import legendre_table
 
 
 def _tables(b):
-    """Forward (m, l, j) and inverse (m, j, l) Legendre tables for orders m >= 0, float32."""
+    """Forward (m, l, j) and inverse (m, j, l) Legendre tables for orders m >= 0, and the
+    real DFT matrices over longitude: (k, [Re m | Im m]) forward, ([Re m | Im m], k) inverse."""
     lam = legendre_table(b)
     forward = lam * (math.pi / b) * soft.s2_weights(b)
-    return (tf.constant(forward, tf.float32), tf.constant(np.transpose(lam, (0, 2, 1)), tf.float32))
+    angle = np.outer(np.arange(2 * b), np.arange(b)) * math.pi / b  # (k, m)
+    dft = np.concatenate([np.cos(angle), -np.sin(angle)], axis=1)
+    twice = np.where(np.arange(b) == 0, 1.0, 2.0)  # real maps: orders +-m combined
+    idft = np.concatenate([twice * np.cos(angle), -twice * np.sin(angle)], axis=1).T
+    return tuple(tf.constant(t, tf.float32) for t in (forward, np.transpose(lam, (0, 2, 1)), dft, idft))
 
 
 def sht(x, b):
-    """NHWC maps (B, 2b, 2b, C) -> (re, im), each (B, C, l, m >= 0) float32."""
-    forward, _ = _tables(b)
-    spectrum = tf.signal.rfft(tf.transpose(x, [0, 3, 1, 2]))[..., :b]  # (B, C, j, m)
-    re = tf.einsum("bcjm,mlj->bclm", tf.math.real(spectrum), forward)
-    im = tf.einsum("bcjm,mlj->bclm", tf.math.imag(spectrum), forward)
-    return re, im
+    """NHWC maps (B, 2b, 2b, C) -> (re, im), each (B, C, l, m >= 0) float32.
+
+    Longitude: a (2b x 2b) real DFT matrix (faster than an FFT at these sizes);
+    colatitude: one (b x 2b) Legendre matrix per order, as one batched matmul.
+    """
+    forward, _, dft, _ = _tables(b)
+    shape = tf.shape(x)
+    rows = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, 2 * b]) @ dft  # (B C j, [Re m | Im m])
+    rows = tf.transpose(tf.reshape(rows, [-1, 2 * b, 2, b]), [3, 2, 0, 1])  # (m, Re/Im, B C, j)
+    out = tf.matmul(tf.reshape(rows, [b, -1, 2 * b]), forward, transpose_b=True)  # (m, 2 B C, l)
+    out = tf.transpose(tf.reshape(out, [b, 2, shape[0], shape[3], b]), [1, 2, 3, 4, 0])
+    return out[0], out[1]
 
 
 def isht(re, im, b):
     """(re, im) (B, C, l, m) with l, m < b -> NHWC maps (B, 2b, 2b, C) (real: m >= 0 suffices)."""
-    _, inverse = _tables(b)
-    re, im = re[:, :, :b, :b], im[:, :, :b, :b]
-    g_re = tf.einsum("bclm,mjl->bcjm", re, inverse)
-    g_im = tf.einsum("bclm,mjl->bcjm", im, inverse)
-    spectrum = tf.complex(g_re, g_im)
-    spectrum = tf.pad(spectrum, [[0, 0], [0, 0], [0, 0], [0, 1]])  # the Nyquist order m = b is zero
-    maps = tf.signal.irfft(spectrum, fft_length=[2 * b]) * (2.0 * b)
+    _, inverse, _, idft = _tables(b)
+    coefficients = tf.stack([re[:, :, :b, :b], im[:, :, :b, :b]])  # (2, B, C, l, m)
+    shape = tf.shape(coefficients)
+    per_order = tf.reshape(tf.transpose(coefficients, [4, 0, 1, 2, 3]), [b, -1, b])  # (m, 2 B C, l)
+    per_theta = tf.matmul(per_order, inverse, transpose_b=True)  # (m, 2 B C, j)
+    per_theta = tf.reshape(per_theta, [b, 2, shape[1] * shape[2], 2 * b])
+    rows = tf.reshape(tf.transpose(per_theta, [2, 3, 1, 0]), [-1, 2 * b])  # (B C j, [Re m | Im m])
+    maps = tf.reshape(rows @ idft, [shape[1], shape[2], 2 * b, 2 * b])
     return tf.transpose(maps, [0, 2, 3, 1])
 
 

@@ -55,9 +55,9 @@ class TeacherConfig:
     embedding_block: int = 4
     aux_weight: float = 0.5
     batch_size: int = 16
-    epochs: int = 8
+    epochs: int = 5
     learning_rates: tuple = (1e-3, 2e-4, 4e-5)
-    boundaries: tuple = (5, 7)
+    boundaries: tuple = (3, 4)
     seed: int = 0
 
 
