@@ -8,13 +8,10 @@ pointwise into (0, 1) with training-set statistics, sigmoid((e - mean_c) / std_c
 which keeps it rotation-equivariant. load_teacher() loads it through
 hub.KerasLayer and checks the input shape at the boundary.
 """
-import json
-import os
-import shutil
-
 import tensorflow as tf
 import tf_keras as keras
 
+from . import export
 from .spherical import AreaPooling, SpectralPooling, SphericalConv, SphericalGlobalPooling
 
 METADATA = "teacher.json"
@@ -73,32 +70,18 @@ class _Serving(tf.Module):
 
 
 def export_teacher(model, mean, std, path, metadata):
-    """Write the SavedModel atomically (temporary folder, then rename) with metadata."""
+    """Write the SavedModel atomically with its teacher.json; returns the metadata."""
     input_shape = model.input_shape[1:]
-    module = _Serving(model, mean, std, input_shape)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
+    module = _Serving(export.inference_copy(model), mean, std, input_shape)
     info = {**metadata, "input_shape": list(input_shape),
             "embedding_shape": list(model.output_shape["embedding"][1:])}
-    with open(os.path.join(tmp, METADATA), "w") as f:
-        json.dump(info, f, indent=2)
-    if os.path.exists(path):
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+    export.save(module, {"serving_default": module.serve}, path, METADATA, info)
     return info
 
 
 def read_metadata(path):
     """The teacher.json of an exported teacher; ValueError naming what is missing."""
-    if not os.path.isdir(path) or not os.path.exists(os.path.join(path, "saved_model.pb")):
-        raise ValueError(f"no SavedModel at {path!r}: train and export the teacher with "
-                         "python -m training.train_teacher")
-    if os.path.exists(os.path.join(path, METADATA)):
-        with open(os.path.join(path, METADATA)) as f:
-            return json.load(f)
-    raise ValueError(f"{path!r} is a SavedModel but not an exported teacher (no {METADATA}); "
-                     "expected the output of python -m training.train_teacher")
+    return export.read_metadata(path, METADATA, "an exported teacher", "python -m training.train_teacher")
 
 
 class TeacherLayer(keras.layers.Layer):

@@ -61,13 +61,41 @@ class TeacherConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """The image model (sph_embedding_residual) and its training against the teacher.
+
+    Every `validation_every`-th training instance is held out for validation.
+    Targets come from the frozen teacher in the input pipeline; cache_targets keeps
+    them in memory after the first epoch (poses are fixed, so they never change).
+    """
+    layers_per_block: int = 1
+    max_channels: int = 64
+    n_latent: int = 1024
+    intermediate_supervision: bool = False
+    bn_momentum: float = 0.95
+    huber_delta: float = 0.1
+    batch_size: int = 32
+    epochs: int = 12
+    learning_rates: tuple = (1e-3, 3e-4, 1e-4)
+    boundaries: tuple = (8, 11)
+    adam_beta1: float = 0.9
+    adam_epsilon: float = 1e-7
+    validation_every: int = 10
+    cache_targets: bool = True
+    seed: int = 0
+
+
 PRESETS = {
-    "quick": {"data": DataConfig(), "teacher": TeacherConfig()},
+    "quick": {"data": DataConfig(), "teacher": TeacherConfig(), "embedding": EmbeddingConfig()},
     "paper": {"data": DataConfig(source="modelnet40", classes=(), train_instances=0, test_instances=0,
                                  train_poses=16, test_poses=16, image_size=128),
               "teacher": TeacherConfig(branches=2, channels=(16, 16, 32, 32, 64, 64, 128, 128),
                                        pool_after=(2, 4, 6), epochs=48, learning_rates=(1e-3, 2e-4, 4e-5),
-                                       boundaries=(32, 40))},
+                                       boundaries=(32, 40)),
+              "embedding": EmbeddingConfig(layers_per_block=2, max_channels=256, bn_momentum=0.997, epochs=60,
+                                           boundaries=(40, 50),
+                                           cache_targets=False)},
 }
 
 

@@ -36,3 +36,9 @@ def callbacks(work_dir):
         keras.callbacks.ModelCheckpoint(os.path.join(work_dir, "checkpoints", "weights"), save_weights_only=True),
         keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")),
     ]
+
+
+def split_cpu(n):
+    """Expose the CPU as n logical devices (before TensorFlow initialises its runtime)."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)

@@ -1,0 +1,144 @@
+"""Report on a trained image embedding: python -m evaluation.embedding_report --run runs/quick
+
+1. Validation loss (held-out training instances, area-weighted Huber) against the
+   trivial predictor that always outputs the training-mean embedding; the ratio.
+2. First relative-pose figure on the test split: same-instance pairs (pose 0 with
+   poses 1..n-1), soft.align on predicted embeddings, geodesic error against
+   R_j R_0^T, beside the teacher's own embeddings on the same pairs (target mode).
+3. Training images/s of the embedding model against a plain Model Garden ResNet-18
+   classifier on the same input, measured in the same run, and the input pipeline's
+   images/s (it must not be the bottleneck).
+Writes <run>/embedding_report.json.
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+import soft
+from models.embedding import build_embedding_model
+from models.losses import area_weighted_huber
+from models.teacher import load_teacher
+from training import reader
+from training.dataset import write_json_atomic
+from training.train_embedding import read_metadata
+
+from .teacher_report import same_instance_pairs
+
+
+def predict(serve_fn, images, batch_size=64, key="embedding", arg="images"):
+    return np.concatenate([serve_fn(**{arg: tf.constant(images[i : i + batch_size])})[key].numpy()
+                           for i in range(0, len(images), batch_size)])
+
+
+def pose_errors(first, second, R, embeddings):
+    relative = R[second] @ np.swapaxes(R[first], 1, 2)
+    estimate = soft.align(embeddings[second], embeddings[first], channel_axis=-1)
+    e = np.degrees(soft.geodesic_angle(estimate, relative))
+    return {"median": float(np.median(e)), "mean": float(np.mean(e)), "acc15": float(np.mean(e < 15)),
+            "acc30": float(np.mean(e < 30)), "pairs": len(e)}
+
+
+def training_speed(embedding_model, image_size, batch_size=32, steps=15):
+    """Training images/s of the embedding model and of a Model Garden ResNet-18 classifier."""
+    from official.vision.modeling.backbones import ResNet
+    inputs = keras.Input((image_size, image_size, 1))
+    features = ResNet(model_id=18, input_specs=keras.layers.InputSpec(shape=[None, image_size, image_size, 1]))(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(features[max(features, key=int)])
+    resnet = keras.Model(inputs, keras.layers.Dense(10)(pooled))
+    x = tf.random.uniform((batch_size, image_size, image_size, 1))
+    targets = {"embedding": tf.random.uniform((batch_size,) + tuple(embedding_model.output_shape[1:])),
+               "resnet18": tf.zeros((batch_size,), tf.int32)}
+    rates = {}
+    for name, model, loss in (("embedding", embedding_model, keras.losses.Huber(0.1)),
+                              ("resnet18", resnet, keras.losses.SparseCategoricalCrossentropy(from_logits=True))):
+        model.compile(keras.optimizers.Adam(1e-4), loss)
+        model.train_on_batch(x, targets[name])
+        start = time.perf_counter()
+        for _ in range(steps):
+            model.train_on_batch(x, targets[name])
+        rates[name] = steps * batch_size / (time.perf_counter() - start)
+    return rates
+
+
+def pipeline_speed(data_dir, batch_size=32, batches=60):
+    ds = reader.read(data_dir, "train", batch_size, shuffle=True, repeat=True)
+    iterator = iter(ds)
+    next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def report(run, data_dir=None, speed=True):
+    export = os.path.join(run, "embedding")
+    meta = read_metadata(export)
+    data_dir = data_dir or os.path.join(run, "data")
+    manifest = reader.load_manifest(data_dir)
+    config = meta["config"]
+    serve = tf.saved_model.load(export).signatures["serving_default"]
+    teacher = load_teacher(os.path.join(run, "teacher"))
+    train = reader.as_numpy(data_dir, "train")
+    held_out = train["instance_id"] % config["validation_every"] == 0
+    targets = np.concatenate([teacher(tf.constant(train["sphere"][i : i + 128])).numpy()
+                              for i in range(0, len(train["sphere"]), 128)])
+    mean_embedding = targets[~held_out].mean(axis=0, keepdims=True)
+    predicted = predict(serve, train["image"][held_out])
+    val_targets = tf.constant(targets[held_out])
+    model_loss = float(area_weighted_huber(val_targets, tf.constant(predicted), config["huber_delta"]))
+    trivial_loss = float(area_weighted_huber(
+        val_targets, tf.constant(np.broadcast_to(mean_embedding, predicted.shape).copy()), config["huber_delta"]))
+    test = reader.as_numpy(data_dir, "test")
+    n, poses = manifest["splits"]["test"]["instances"], manifest["splits"]["test"]["poses"]
+    first, second = same_instance_pairs(n, poses)
+    test_pred = predict(serve, test["image"]).astype(np.float64)
+    test_target = np.concatenate([teacher(tf.constant(test["sphere"][i : i + 128])).numpy()
+                                  for i in range(0, len(test["sphere"]), 128)]).astype(np.float64)
+    result = {
+        "validation": {"samples": int(held_out.sum()), "model_loss": model_loss, "trivial_loss": trivial_loss,
+                       "ratio": model_loss / trivial_loss},
+        "pose_error_deg": {"pred": pose_errors(first, second, test["rotation"], test_pred),
+                           "target": pose_errors(first, second, test["rotation"], test_target)},
+    }
+    if speed:
+        model = build_embedding_model(meta["image_size"], tuple(meta["embedding_shape"]),
+                                      layers_per_block=config["layers_per_block"], max_channels=config["max_channels"],
+                                      n_latent=config["n_latent"], bn_momentum=config["bn_momentum"])
+        rates = training_speed(model, meta["image_size"])
+        result["train_images_per_second"] = {**rates, "ratio": rates["embedding"] / rates["resnet18"],
+                                             "input_pipeline": pipeline_speed(data_dir)}
+    write_json_atomic(os.path.join(run, "embedding_report.json"), result)
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="runs/quick")
+    parser.add_argument("--data", help="dataset folder (default <run>/data)")
+    parser.add_argument("--no-speed", action="store_true", help="skip the training-speed comparison")
+    args = parser.parse_args(argv)
+    try:
+        r = report(args.run, args.data, speed=not args.no_speed)
+    except ValueError as err:
+        parser.exit(2, f"error: {err}\n")
+    v = r["validation"]
+    print(f"| metric | value |\n|---|---|")
+    print(f"| validation loss: model / training-mean predictor ({v['samples']} images) | "
+          f"{v['model_loss']:.5f} / {v['trivial_loss']:.5f} = {v['ratio']:.3f} |")
+    for mode in ("pred", "target"):
+        p = r["pose_error_deg"][mode]
+        print(f"| relative pose, same instance, {mode} (median / mean deg; acc@15; acc@30) | {p['median']:.1f} / "
+              f"{p['mean']:.1f}; {100 * p['acc15']:.1f} %; {100 * p['acc30']:.1f} % ({p['pairs']} pairs) |")
+    if "train_images_per_second" in r:
+        s = r["train_images_per_second"]
+        print(f"| training images/s: embedding model / Model Garden ResNet-18 (same input) | {s['embedding']:.0f} / "
+              f"{s['resnet18']:.0f} = {s['ratio']:.2f} |")
+        print(f"| input pipeline images/s | {s['input_pipeline']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Image embedding model: shapes, padding that really wraps, the loss by hand, a tiny fit,
+export/reload, resume after interruption, and MirroredStrategy on two logical CPUs."""
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+from PIL import Image
+
+from models.embedding import ResidualUnit, build_embedding_model
+from models.losses import area_weighted_huber, relative_err
+from models.padding import PaddedConv, PaddedConvTranspose, pad
+from training import dataset
+from training.config import DataConfig, EmbeddingConfig, TeacherConfig
+from training import train_embedding, train_teacher
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("image_size, target", [(64, (32, 32, 32)), (128, (32, 32, 32)), (64, (16, 16, 8))])
+def test_output_shapes(image_size, target):
+    model = build_embedding_model(image_size, target, layers_per_block=1, max_channels=16, n_latent=32)
+    out = model(tf.random.uniform((2, image_size, image_size, 1)))
+    assert out.shape == (2,) + target
+    assert float(tf.reduce_min(out)) > 0 and float(tf.reduce_max(out)) < 1
+    listed = build_embedding_model(image_size, target, layers_per_block=1, max_channels=16, n_latent=32,
+                                   intermediate_supervision=True)
+    assert [o.shape[1] for o in listed.outputs] == [4 * 2**i for i in range(int(math.log2(target[0])) - 3)] + [target[0]]
+
+
+def test_decoder_convolutions_wrap_longitude():
+    x = tf.random.normal((2, 8, 8, 4), seed=1)
+    rolled = tf.roll(x, 1, axis=2)
+    for layer, factor in ((PaddedConvTranspose(3, 3, 2), 2), (PaddedConvTranspose(3, 7, 2), 2),
+                          (PaddedConv(3, 3, 1, "sphere"), 1), (ResidualUnit(4, 1, "sphere"), 1)):
+        np.testing.assert_allclose(layer(rolled).numpy(), np.roll(layer(x).numpy(), factor, axis=2), atol=1e-5)
+
+
+def test_padding_modes():
+    x = tf.reshape(tf.range(2 * 4 * 4, dtype=tf.float32), (1, 4, 4, 2))
+    sphere = pad(x, 1, "sphere").numpy()[0]
+    np.testing.assert_array_equal(sphere[0, 1:-1], np.roll(x.numpy()[0, 0], 2, axis=0))  # across the north pole
+    np.testing.assert_array_equal(sphere[1:-1, 0], x.numpy()[0, :, -1])  # longitude wraps
+    conv = PaddedConv(2, 3, 1, "reflect")
+    y = conv(x)
+    manual = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT"), conv.conv.kernel, 1, "VALID")
+    np.testing.assert_allclose(y.numpy(), manual.numpy(), atol=1e-5)
+
+
+def test_loss_by_hand():
+    """2 x 2 grid: rows at theta = pi/4 and 3 pi/4, both weighted sin = 1/sqrt(2)."""
+    target = tf.constant([[[[0.2], [0.4]], [[0.6], [0.8]]]])
+    prediction = tf.constant([[[[0.3], [0.4]], [[0.6], [0.0]]]])
+    w = 1 / math.sqrt(2)
+    delta = 0.1
+    diffs = np.array([0.1, 0.0, 0.0, 0.8]) * w
+    huber = np.where(np.abs(diffs) <= delta, 0.5 * diffs**2, delta * (np.abs(diffs) - 0.5 * delta))
+    assert float(area_weighted_huber(target, prediction, delta)) == pytest.approx(huber.mean(), rel=1e-6)
+    assert float(area_weighted_huber(target, [prediction, prediction], delta)) == pytest.approx(huber.mean(), rel=1e-6)
+    expected_rel = np.mean(np.abs([0.1, 0, 0, 0.8]) / (np.array([0.5, 0.8, 1.2, 0.8]) + 1e-8))
+    assert float(relative_err(target, prediction)) == pytest.approx(expected_rel, rel=1e-6)
+
+
+DATA = DataConfig(classes=("chair", "mug", "car"), train_instances=4, test_instances=1, train_poses=4,
+                  test_poses=2, bandwidth=8, image_size=16, shard_size=16, seed=5)
+TEACHER = TeacherConfig(channels=(6, 8), pool_after=(1,), embedding_block=1, batch_size=8, epochs=2,
+                        learning_rates=(5e-3,), boundaries=())
+EMBEDDING = EmbeddingConfig(layers_per_block=1, max_channels=16, n_latent=32, batch_size=8, epochs=4,
+                            learning_rates=(3e-3,), boundaries=(), validation_every=4, bn_momentum=0.5)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    dataset.build(DATA, run / "data", progress=False)
+    train_teacher.train(TEACHER, str(run / "data"), str(run), verbose=0)
+    return run
+
+
+def test_tiny_fit_export_and_reload(run):
+    export, history = train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0, force=True)
+    assert history["loss"][-1] < history["loss"][0], history["loss"]
+    assert "val_relative_err" in history
+    images = tf.random.uniform((3, 16, 16, 1), seed=2)
+    served = tf.saved_model.load(export).signatures["serving_default"](images=images)["embedding"].numpy()
+    again = tf.saved_model.load(export).signatures["serving_default"](images=images)["embedding"].numpy()
+    np.testing.assert_array_equal(served, again)
+    assert served.shape == (3, 16, 16, 6)
+    names = [name for name, _ in tf.train.list_variables(os.path.join(export, "variables", "variables"))]
+    assert names and not any("optimizer" in n.lower() for n in names)
+    assert train_embedding.read_metadata(export)["image_size"] == 16
+
+
+def test_resume_after_interruption(run, tmp_path):
+    class Killed(Exception):
+        pass
+
+    class KillAfterTwoEpochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise Killed()
+
+    work = run / "embedding_work"
+    import shutil
+    shutil.rmtree(work, ignore_errors=True)
+    with pytest.raises(Killed):
+        train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0, force=True,
+                              extra_callbacks=[KillAfterTwoEpochs()])
+    _, history = train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0, force=True)
+    assert len(history["loss"]) == EMBEDDING.epochs - 2  # epochs 1 and 2 were kept, not redone
+
+
+def test_embed_cli_and_bad_images(run, tmp_path):
+    export, _ = train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0)
+    for i in range(2):
+        Image.fromarray((np.random.default_rng(i).random((40, 40)) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+    out = tmp_path / "emb.npz"
+    from evaluation import embed
+    embed.main(["--model", export, "--images", str(tmp_path / "*.png"), "--out", str(out)])
+    saved = np.load(out)
+    assert saved["embedding"].shape == (2, 16, 16, 6) and list(saved["files"]) == sorted(saved["files"])
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="broken.png: not a readable image"):
+        embed.embed(export, [str(tmp_path / "broken.png")])
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(tmp_path / "wide.png")
+    with pytest.raises(ValueError, match="not square"):
+        embed.embed(export, [str(tmp_path / "wide.png")])
+    with pytest.raises(ValueError, match="no SavedModel"):
+        embed.embed(str(tmp_path / "nothing"), [])
+
+
+def test_mirrored_strategy_on_two_logical_cpus(run):
+    overrides = ["layers_per_block=1", "max_channels=16", "n_latent=32", "batch_size=8", "epochs=1",
+                 "learning_rates=0.003", "boundaries=", "validation_every=4"]
+    command = [sys.executable, "-m", "training.train_embedding", "--run", str(run), "--strategy", "mirrored",
+               "--cpu-devices", "2", "--force"] + [a for o in overrides for a in ("--set", o)]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "training on 2 replica(s)" in result.stdout

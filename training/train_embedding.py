@@ -1,0 +1,150 @@
+"""Train the image embedding (sph_embedding_residual) against the TF-Hub teacher.
+
+python -m training.train_embedding --config quick [--set epochs=4] [--run runs/quick]
+    [--strategy default|mirrored|multi_worker] [--cpu-devices 2]
+
+Images of <run>/data's train split go in; the frozen teacher at <run>/teacher
+(hub.KerasLayer) turns each sample's spherical function into the target embedding.
+Every `validation_every`-th training instance is held out for validation. Adam with a
+piecewise-constant learning rate, area-weighted Huber loss, relative_err metric,
+TensorBoard, checkpoints and BackupAndRestore (a killed run resumes at its last
+finished epoch). Exports <run>/embedding: serving signature images -> embedding,
+without optimizer state. An existing export is kept unless --force.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import tensorflow as tf
+import tf_keras as keras
+
+from models import export
+from models.embedding import build_embedding_model
+from models.losses import AreaWeightedHuber, relative_err
+from models.teacher import load_teacher
+
+from . import config as configs
+from . import fit, reader
+
+METADATA = "embedding.json"
+
+
+def split_datasets(data_dir, teacher, config, batch_size, replicas=1):
+    """(train, validation, counts): (image, target) datasets from the train split.
+
+    With several replicas the last partial validation batch is dropped: a replica
+    must never receive an empty batch."""
+    manifest = reader.load_manifest(data_dir)
+    samples = manifest["splits"]["train"]["samples"]
+    held_out = lambda b: tf.equal(b["instance_id"] % config.validation_every, 0)  # noqa: E731
+
+    def subset(keep):
+        ds = reader.read(data_dir, "train", 256).unbatch().filter(lambda b: keep(held_out(b)))
+        ds = ds.batch(256).map(lambda b: (b["image"], teacher(b["sphere"])), num_parallel_calls=1)
+        return ds.cache() if config.cache_targets else ds
+
+    train = subset(tf.logical_not).unbatch()
+    validation = subset(tf.identity).unbatch().batch(batch_size, drop_remainder=replicas > 1)
+    with open(os.path.join(data_dir, "instances.json")) as f:
+        ids = [i["instance_id"] for i in json.load(f)["instances"] if i["split"] == "train"]
+    n_train = sum(1 for i in ids if i % config.validation_every) * manifest["splits"]["train"]["poses"]
+    train = train.shuffle(4096, seed=config.seed, reshuffle_each_iteration=True).repeat()
+    train = train.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    return train, validation.prefetch(tf.data.AUTOTUNE), {"train": n_train, "validation": samples - n_train}
+
+
+class _Serving(tf.Module):
+    def __init__(self, model, image_size):
+        super().__init__()
+        self.model = model
+        self.serve = tf.function(self._serve, input_signature=[
+            tf.TensorSpec([None, image_size, image_size, 1], tf.float32, name="images")])
+
+    def _serve(self, images):
+        out = self.model(images, training=False)
+        return {"embedding": out[-1] if isinstance(out, (list, tuple)) else out}
+
+
+def export_embedding(model, path, metadata):
+    image_size = model.input_shape[1]
+    module = _Serving(export.inference_copy(model), image_size)
+    export.save(module, {"serving_default": module.serve}, path, METADATA, {**metadata, "image_size": image_size})
+
+
+def read_metadata(path):
+    return export.read_metadata(path, METADATA, "an exported image embedding model",
+                                "python -m training.train_embedding")
+
+
+def train(config, data_dir, run_dir, strategy_name="default", force=False, verbose=None, extra_callbacks=()):
+    """Fit and export; returns the export path and the fit history (None if reused)."""
+    export_dir = os.path.join(run_dir, "embedding")
+    if os.path.exists(os.path.join(export_dir, "saved_model.pb")) and not force:
+        print(f"embedding model already exported at {export_dir} (use --force to retrain)")
+        return export_dir, None
+    teacher_path = os.path.join(run_dir, "teacher")
+    teacher = load_teacher(teacher_path)
+    target_shape = tuple(teacher.metadata["embedding_shape"])
+    manifest = reader.load_manifest(data_dir)
+    image_size = manifest["features"]["image"][0]
+    keras.utils.set_random_seed(config.seed)
+    distribution = fit.strategy(strategy_name)
+    print(f"training on {distribution.num_replicas_in_sync} replica(s) ({strategy_name} strategy)")
+    train_ds, val_ds, counts = split_datasets(data_dir, teacher, config, config.batch_size,
+                                              distribution.num_replicas_in_sync)
+    steps = counts["train"] // config.batch_size
+    if steps == 0:
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {counts['train']} training images")
+    with distribution.scope():
+        model = build_embedding_model(image_size, target_shape, layers_per_block=config.layers_per_block,
+                                      max_channels=config.max_channels, n_latent=config.n_latent,
+                                      intermediate_supervision=config.intermediate_supervision,
+                                      bn_momentum=config.bn_momentum)
+        outputs = len(model.outputs)
+        model.compile(
+            optimizer=keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps),
+                                            beta_1=config.adam_beta1, epsilon=config.adam_epsilon),
+            loss=[AreaWeightedHuber(config.huber_delta)] * outputs, loss_weights=[1.0 / outputs] * outputs,
+            metrics=[[relative_err] if i == outputs - 1 else [] for i in range(outputs)])
+    if outputs > 1:
+        train_ds = train_ds.map(lambda x, t: (x, (t,) * outputs))
+        val_ds = val_ds.map(lambda x, t: (x, (t,) * outputs))
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    start = time.time()
+    history = model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
+                        callbacks=fit.callbacks(os.path.join(run_dir, "embedding_work")) + list(extra_callbacks),
+                        verbose=verbose)
+    seconds = time.time() - start
+    export_embedding(model, export_dir, {
+        "teacher": os.path.abspath(teacher_path), "embedding_shape": list(target_shape),
+        "config": configs.to_json(config), "train_seconds": seconds, "samples": counts})
+    print(f"embedding model exported to {export_dir} ({seconds:.0f} s of training)")
+    return export_dir, history.history
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="quick")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="EmbeddingConfig override")
+    parser.add_argument("--run", help="run folder (default runs/<config>)")
+    parser.add_argument("--data", help="dataset folder (default <run>/data)")
+    parser.add_argument("--strategy", default="default", choices=fit.STRATEGIES)
+    parser.add_argument("--cpu-devices", type=int, default=0,
+                        help="split the CPU into this many logical devices (to try strategies without GPUs)")
+    parser.add_argument("--force", action="store_true", help="retrain even if an export exists")
+    args = parser.parse_args(argv)
+    if args.cpu_devices > 1:
+        fit.split_cpu(args.cpu_devices)
+    run = args.run or os.path.join("runs", args.config)
+    try:
+        config = configs.load(args.config, "embedding", args.set)
+        train(config, args.data or os.path.join(run, "data"), run, args.strategy, args.force)
+    except ValueError as err:
+        parser.exit(2, f"error: {err}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
