@@ -1,5 +1,7 @@
 """model.fit plumbing shared by the training scripts: strategies, schedules, callbacks."""
+import json
 import os
+import shutil
 
 import tensorflow as tf
 import tf_keras as keras
@@ -28,9 +30,20 @@ def piecewise_schedule(boundaries, values, steps_per_epoch):
         [int(b * steps_per_epoch) for b in boundaries], [float(v) for v in values])
 
 
-def callbacks(work_dir):
-    """TensorBoard logs, per-epoch weight checkpoints (2 kept by name), and BackupAndRestore
-    so that a killed run resumes at the last finished epoch."""
+def callbacks(work_dir, config=None):
+    """TensorBoard logs, per-epoch weight checkpoints, and BackupAndRestore so that a
+    killed run resumes at the last finished epoch. A backup left by a run with another
+    config (saved as run_config.json) is discarded rather than resumed."""
+    if config is not None:
+        os.makedirs(work_dir, exist_ok=True)
+        path = os.path.join(work_dir, "run_config.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                if json.load(f) != config:
+                    print(f"discarding the backup in {work_dir}: it belongs to a run with another config")
+                    shutil.rmtree(os.path.join(work_dir, "backup"), ignore_errors=True)
+        with open(path, "w") as f:
+            json.dump(config, f, indent=2)
     return [
         keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), write_graph=False),
         keras.callbacks.ModelCheckpoint(os.path.join(work_dir, "checkpoints", "weights"), save_weights_only=True),

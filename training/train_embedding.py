@@ -115,7 +115,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         verbose = 1 if sys.stdout.isatty() else 2
     start = time.time()
     history = model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
-                        callbacks=fit.callbacks(os.path.join(run_dir, "embedding_work")) + list(extra_callbacks),
+                        callbacks=fit.callbacks(os.path.join(run_dir, "embedding_work"), configs.to_json(config)) + list(extra_callbacks),
                         verbose=verbose)
     seconds = time.time() - start
     export_embedding(model, export_dir, {

@@ -79,7 +79,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch in logs
     start = time.time()
     history = model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
-                        callbacks=fit.callbacks(work), verbose=verbose)
+                        callbacks=fit.callbacks(work, configs.to_json(config)), verbose=verbose)
     seconds = time.time() - start
     mean, std = embedding_statistics(model, data_dir, 64)
     info = export_teacher(model, mean, std, export_dir, {

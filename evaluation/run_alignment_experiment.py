@@ -1,0 +1,210 @@
+"""Relative-pose experiment in one command:
+python -m evaluation.run_alignment_experiment --run runs/quick [--name base] [options]
+
+Embeds the test split with the exported models (cached in <out>/embeddings_*.npz),
+builds same- and different-instance pairs as the original protocol did (rotation-
+major data, seed 0), aligns them with batched soft.align and scores geodesic errors
+against R_j R_i^T. Modes: pred (image embeddings), target (the teacher's embeddings
+of the 3D shapes: the oracle), chance (uniformly random rotations).
+Writes to <out> (default <run>/eval): results.md (one table row per mode and pair
+kind, appended per experiment, plus a per-class table), raw per-pair results
+(pairs_<name>.json), an error-CDF plot (cdf_<name>.png) and an example-pairs figure
+(examples_<name>.png).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+import soft
+from models.teacher import load_teacher
+from training import reader
+from training.dataset import write_json_atomic
+
+from . import alignment
+
+MODES = ("pred", "target", "chance")
+
+
+def _cached_embeddings(out, mode, model_path, compute):
+    """Embeddings cached per model export (recomputed when the export changes)."""
+    path = os.path.join(out, f"embeddings_{mode}.npz")
+    stamp = os.path.getmtime(os.path.join(model_path, "saved_model.pb"))
+    if os.path.exists(path):
+        saved = np.load(path)
+        if float(saved["stamp"]) == stamp:
+            return saved["embedding"]
+    embedding = compute()
+    tmp = f"{path}.tmp-{os.getpid()}.npz"
+    np.savez(tmp, embedding=embedding, stamp=stamp)
+    os.replace(tmp, path)
+    return embedding
+
+
+def embed_test_split(run, test, out):
+    def pred():
+        serve = tf.saved_model.load(os.path.join(run, "embedding")).signatures["serving_default"]
+        return np.concatenate([serve(images=tf.constant(test["image"][i : i + 64]))["embedding"].numpy()
+                               for i in range(0, len(test["image"]), 64)])
+
+    def target():
+        teacher = load_teacher(os.path.join(run, "teacher"))
+        return np.concatenate([teacher(tf.constant(test["sphere"][i : i + 64])).numpy()
+                               for i in range(0, len(test["sphere"]), 64)])
+    return {"pred": lambda: _cached_embeddings(out, "pred", os.path.join(run, "embedding"), pred),
+            "target": lambda: _cached_embeddings(out, "target", os.path.join(run, "teacher"), target)}
+
+
+def align_pairs(embeddings, first, second, options, chunk=64, label=""):
+    """Batched soft.align over pairs with a progress bar; returns estimates and pairs/s."""
+    estimates = np.empty((len(first), 3, 3))
+    start = time.perf_counter()
+    for s in tqdm(range(0, len(first), chunk), desc=f"aligning {label}", unit="chunk", leave=False):
+        a, b = first[s : s + chunk], second[s : s + chunk]
+        estimates[s : s + chunk] = soft.align(embeddings[b], embeddings[a], channel_axis=-1, **options)
+    return estimates, len(first) / max(time.perf_counter() - start, 1e-9)
+
+
+def run_experiment(run, name, modes=MODES, kinds=("same", "diff"), data_dir=None, out=None, normalize=False,
+                   err_symm=False, refine=True, oversample=1, weighting="soft2", score="real", embeddings=None):
+    """Run one experiment; `embeddings` ({mode: (N, n, n, C) array}) replaces the exported models."""
+    data_dir = data_dir or os.path.join(run, "data")
+    out = out or os.path.join(run, "eval")
+    os.makedirs(out, exist_ok=True)
+    manifest = reader.load_manifest(data_dir)
+    test = reader.as_numpy(data_dir, "test")
+    n, poses = manifest["splits"]["test"]["instances"], manifest["splits"]["test"]["poses"]
+    sources = embed_test_split(run, test, out)
+    sources.update({mode: (lambda array=array: array) for mode, array in (embeddings or {}).items()})
+    options = {"refine": refine, "oversample": oversample, "weighting": weighting, "score": score}
+    rows, raw, speeds, estimates_of = [], {}, {}, {}
+    for kind in kinds:
+        first, second = alignment.pairs(test["class_id"], n, poses, kind)
+        truth = test["rotation"][second] @ np.swapaxes(test["rotation"][first], 1, 2)
+        for mode in modes:
+            if mode == "chance":
+                estimates, rate = alignment.chance_rotations(len(first), seed=0), float("nan")
+            else:
+                embeddings = sources[mode]().astype(np.float64)
+                if normalize:
+                    embeddings = alignment.normalize_channels(embeddings)
+                estimates, rate = align_pairs(embeddings, first, second, options, label=f"{mode}/{kind}")
+            errors = alignment.errors_deg(estimates, truth, err_symm)
+            rows.append({"name": name, "mode": mode, "kind": kind, **alignment.summary(errors)})
+            speeds[f"{mode}/{kind}"] = rate
+            estimates_of[(mode, kind)] = (first, second, estimates, errors)
+            per_class = {manifest["classes"][c]: alignment.summary(errors[test["class_id"][first] == c])
+                         for c in np.unique(test["class_id"][first])}
+            raw[f"{mode}/{kind}"] = {
+                "first": first.tolist(), "second": second.tolist(), "truth": truth.tolist(),
+                "estimate": estimates.tolist(), "error_deg": errors.tolist(), "per_class": per_class}
+    settings = {"normalize": "sphere-mean removed, unit L2 per channel" if normalize else "none",
+                "err_symm": err_symm, **options}
+    write_json_atomic(os.path.join(out, f"pairs_{name}.json"), {"settings": settings, "results": raw})
+    _append_tables(os.path.join(out, "results.md"), name, settings, rows, raw)
+    _plot_cdf(os.path.join(out, f"cdf_{name}.png"), estimates_of)
+    if "pred" in modes or "target" in modes:
+        _plot_examples(os.path.join(out, f"examples_{name}.png"), test, sources,
+                       "pred" if "pred" in modes else "target", estimates_of)
+    return rows, speeds
+
+
+def _append_tables(path, name, settings, rows, raw):
+    lines = [f"\n### {name}\n", f"Settings: {json.dumps(settings)}\n",
+             "| name | mode | same/diff | median deg | mean deg | acc@15 | acc@30 | pairs |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['name']} | {r['mode']} | {r['kind']} | {r['median']:.2f} | {r['mean']:.2f} | "
+              f"{100 * r['acc15']:.1f} % | {100 * r['acc30']:.1f} % | {r['pairs']} |" for r in rows]
+    lines += ["", "Per class, median deg (same-instance pairs):", ""]
+    same = {k.split("/")[0]: v["per_class"] for k, v in raw.items() if k.endswith("/same")}
+    if same:
+        classes = sorted(next(iter(same.values())))
+        lines += ["| class | " + " | ".join(same) + " |", "|---" * (len(same) + 1) + "|"]
+        lines += [f"| {c} | " + " | ".join(f"{same[m][c]['median']:.1f}" for m in same) + " |" for c in classes]
+    with open(path, "a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def _plot_cdf(path, estimates_of):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (mode, kind), (*_, errors) in estimates_of.items():
+        e = np.sort(errors)
+        ax.plot(e, np.arange(1, len(e) + 1) / len(e), label=f"{mode} ({kind})")
+    ax.set(xlabel="geodesic error (deg)", ylabel="fraction of pairs", xlim=(0, 180), ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_examples(path, test, sources, mode, estimates_of, count=3, channels=2):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    first, second, estimates, errors = estimates_of[(mode, "same")]
+    embeddings = sources[mode]()
+    picks = np.linspace(0, len(first) - 1, count).astype(int)
+    fig, axes = plt.subplots(count, 2 + 3 * channels, figsize=(2 * (2 + 3 * channels), 2.1 * count))
+    for row, p in enumerate(picks):
+        a, b, E = first[p], second[p], estimates[p]
+        moved = soft.rotate(embeddings[a].astype(np.float64), E, channel_axis=-1)
+        panels = [(test["image"][a][..., 0], "image i"), (test["image"][b][..., 0], "image j")]
+        for c in range(channels):
+            panels += [(embeddings[a][..., c], f"i, ch {c}"), (embeddings[b][..., c], f"j, ch {c}"),
+                       (moved[..., c], f"E applied to i, ch {c}")]
+        for ax, (img, title) in zip(axes[row], panels):
+            ax.imshow(img, cmap="gray" if "image" in title else "viridis")
+            ax.set_title(title, fontsize=7)
+            ax.axis("off")
+        axes[row][0].set_ylabel(f"error {errors[p]:.1f} deg")
+        axes[row][1].set_title(f"image j (error {errors[p]:.1f} deg)", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="runs/quick")
+    parser.add_argument("--name", default="base", help="experiment name (table rows, file names)")
+    parser.add_argument("--modes", default="pred,target,chance", help="comma list of pred, target, chance")
+    parser.add_argument("--kinds", default="same,diff", help="comma list of same, diff")
+    parser.add_argument("--data", help="dataset folder (default <run>/data)")
+    parser.add_argument("--out", help="output folder (default <run>/eval)")
+    parser.add_argument("--normalize", action="store_true", help="per-channel: remove the sphere mean, unit L2 norm")
+    parser.add_argument("--err-symm", action="store_true", help="fold errors as min(err, 180 - err)")
+    parser.add_argument("--no-refine", action="store_true", help="grid argmax only (as SOFT)")
+    parser.add_argument("--oversample", type=int, default=1, help="spectral oversampling of the correlation grid")
+    parser.add_argument("--weighting", default="soft2", choices=("soft2", "soft1"))
+    parser.add_argument("--score", default="real", choices=("real", "abs2"), help="argmax of Re C or of |C|^2")
+    args = parser.parse_args(argv)
+    modes = tuple(m for m in args.modes.split(",") if m)
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        parser.exit(2, f"error: unknown modes {unknown}; choose from {MODES}\n")
+    try:
+        rows, speeds = run_experiment(args.run, args.name, modes, tuple(args.kinds.split(",")), args.data, args.out,
+                                      args.normalize, args.err_symm, not args.no_refine, args.oversample,
+                                      args.weighting, args.score)
+    except ValueError as err:
+        parser.exit(2, f"error: {err}\n")
+    print("| name | mode | same/diff | median deg | mean deg | acc@15 | acc@30 | pairs |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['mode']} | {r['kind']} | {r['median']:.2f} | {r['mean']:.2f} | "
+              f"{100 * r['acc15']:.1f} % | {100 * r['acc30']:.1f} % | {r['pairs']} |")
+    print("pairs/s: " + ", ".join(f"{k} {v:.0f}" for k, v in speeds.items() if v == v))
+    print(f"tables, raw results and plots in {args.out or os.path.join(args.run, 'eval')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Alignment experiments: the original pairing protocol, exact errors, a near-zero oracle, outputs that parse."""
+import json
+
+import numpy as np
+import pytest
+
+import soft
+from evaluation import alignment
+from evaluation.run_alignment_experiment import run_experiment
+from training import dataset, reader
+from training.config import DataConfig
+from conftest import random_coefficients
+
+
+def test_pairing_reproduces_the_protocol():
+    # 4 instances (classes 0, 0, 1, 1) in 3 poses, rotation-major: sample i + 4 j
+    classes = np.tile([0, 0, 1, 1], 3)
+    first, second = alignment.pairs(classes, 4, 3, "same")
+    assert list(zip(first, second)) == [(0, 4), (0, 8), (1, 5), (1, 9), (2, 6), (2, 10), (3, 7), (3, 11)]
+    first, second = alignment.pairs(classes, 4, 3, "diff", seed=0)
+    assert list(first) == [0, 0, 1, 1, 2, 2, 3, 3]
+    partner = second % 4
+    assert np.all(partner != first) and np.all(classes[partner] == classes[first])
+    assert np.all(second // 4 == np.tile([1, 2], 4))  # poses 1..P-1
+    np.testing.assert_array_equal(second, alignment.pairs(classes, 4, 3, "diff", seed=0)[1])  # seeded
+    with pytest.raises(ValueError, match="single instance"):
+        alignment.pairs(np.array([0, 1]), 2, 1 + 1, "diff")
+
+
+def test_error_of_a_known_estimate_is_exact():
+    truth = soft.euler_zyz_to_matrix(np.array([[0.1, 0.2, 0.3]]))
+    c, s = np.cos(np.radians(40)), np.sin(np.radians(40))
+    off = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    assert alignment.errors_deg(off @ truth, truth)[0] == pytest.approx(40.0, abs=1e-10)
+    flip = np.diag([1.0, -1.0, -1.0])  # 180 deg about x
+    assert alignment.errors_deg(flip @ truth, truth)[0] == pytest.approx(180.0, abs=1e-9)
+    assert alignment.errors_deg(flip @ truth, truth, symmetric=True)[0] == pytest.approx(0.0, abs=1e-9)
+    stats = alignment.summary([5.0, 10.0, 20.0, 40.0])
+    assert (stats["median"], stats["acc15"], stats["acc30"], stats["pairs"]) == (15.0, 0.5, 0.75, 4)
+
+
+def test_oracle_embeddings_give_near_zero_error_and_files_parse(tmp_path, rng):
+    config = DataConfig(classes=("chair", "mug"), train_instances=1, test_instances=2, train_poses=1,
+                        test_poses=3, bandwidth=4, image_size=8, shard_size=16, seed=1)
+    dataset.build(config, tmp_path / "data", progress=False)
+    test = reader.as_numpy(str(tmp_path / "data"), "test")
+    b, n = 8, 4
+    canonical = soft.isht(random_coefficients(rng, b, (n, 3), real=True), real=True)  # per instance, 3 channels
+    instance = np.arange(len(test["rotation"])) % n
+    maps = soft.rotate(canonical[instance], test["rotation"][:, None])
+    maps += 1e-3 * rng.normal(size=maps.shape)
+    rows, _ = run_experiment(str(tmp_path), "oracle", modes=("target", "chance"), kinds=("same",),
+                             data_dir=str(tmp_path / "data"), embeddings={"target": np.moveaxis(maps, 1, -1)})
+    target = next(r for r in rows if r["mode"] == "target")
+    chance = next(r for r in rows if r["mode"] == "chance")
+    assert target["median"] < 0.5 and target["pairs"] == n * 2
+    assert chance["median"] > 30
+    table = (tmp_path / "eval" / "results.md").read_text()
+    assert "| oracle | target | same |" in table and "Per class" in table
+    raw = json.loads((tmp_path / "eval" / "pairs_oracle.json").read_text())
+    assert len(raw["results"]["target/same"]["error_deg"]) == n * 2
+    assert (tmp_path / "eval" / "cdf_oracle.png").stat().st_size > 1000
+    assert (tmp_path / "eval" / "examples_oracle.png").stat().st_size > 1000
