@@ -126,7 +126,7 @@ def main(argv=None):
     except ValueError as err:
         parser.exit(2, f"error: {err}\n")
     v = r["validation"]
-    print(f"| metric | value |\n|---|---|")
+    print("| metric | value |\n|---|---|")
     print(f"| validation loss: model / training-mean predictor ({v['samples']} images) | "
           f"{v['model_loss']:.5f} / {v['trivial_loss']:.5f} = {v['ratio']:.3f} |")
     for mode in ("pred", "target"):

@@ -11,7 +11,6 @@ On the test split (every sample in a uniformly random pose, rotation-major):
 Writes <run>/teacher_report.json.
 """
 import argparse
-import json
 import math
 import os
 import time
@@ -113,7 +112,7 @@ def main(argv=None):
         parser.exit(2, f"error: {err}\n")
     t = r["target_pose_error_deg"]
     print(f"teacher at {args.run}/teacher, embedding {r['embedding_shape']}, {r['test_samples']} test samples")
-    print(f"| metric | value |\n|---|---|")
+    print("| metric | value |\n|---|---|")
     print(f"| accuracy under random SO(3) rotations | {100 * r['accuracy']:.1f} % |")
     print(f"| embedding equivariance, relative L2 (median / mean) | {r['equivariance_rel_l2']['median']:.3f} / "
           f"{r['equivariance_rel_l2']['mean']:.3f} |")

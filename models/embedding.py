@@ -16,7 +16,6 @@ REFLECT in the encoder, spherical (longitude wrap + pole crossing) in the decode
 """
 import math
 
-import tensorflow as tf
 import tf_keras as keras
 from official.modeling import tf_utils
 from official.vision.modeling.layers import nn_blocks

@@ -2,7 +2,6 @@
 sharing between machines, skipped meshes, rotation-major test order, tf.data batches."""
 import dataclasses
 import filecmp
-import json
 import os
 
 import numpy as np
@@ -32,7 +31,7 @@ def test_config_overrides():
 
 def test_build_counts_order_and_determinism(tmp_path):
     a = dataset.build(SMALL, tmp_path / "a", progress=False)
-    b = dataset.build(SMALL, tmp_path / "b", progress=False)
+    dataset.build(SMALL, tmp_path / "b", progress=False)
     assert a["splits"]["train"]["samples"] == 3 * 2 * 3 and a["splits"]["test"]["samples"] == 3 * 2 * 2
     assert a["skipped"] == [] and a["classes"] == list(SMALL.classes)
     files = shard_files(tmp_path / "a")

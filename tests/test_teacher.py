@@ -6,7 +6,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
-import soft
 from models.teacher import build_teacher, load_teacher, read_metadata
 from training import dataset, reader
 from training.config import DataConfig, TeacherConfig

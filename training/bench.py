@@ -11,7 +11,6 @@ import tempfile
 import time
 
 import numpy as np
-import trimesh
 from scipy.spatial.transform import Rotation
 
 from . import config as configs

@@ -1,4 +1,5 @@
 """model.fit plumbing shared by the training scripts: strategies, schedules, callbacks."""
+import argparse
 import json
 import os
 import shutil
@@ -55,3 +56,29 @@ def split_cpu(n):
     """Expose the CPU as n logical devices (before TensorFlow initialises its runtime)."""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+
+
+def run_cli(doc, section, train, argv=None):
+    """The command line shared by the trainers: --config, --set, --run, --data, --strategy,
+    --cpu-devices, --force; calls train(config, data_dir, run_dir, strategy, force)."""
+    from . import config as configs
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="quick", help=f"preset: {', '.join(sorted(configs.PRESETS))}")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help=f"override a field of the {section} config (repeatable)")
+    parser.add_argument("--run", help="run folder (default runs/<config>)")
+    parser.add_argument("--data", help="dataset folder (default <run>/data)")
+    parser.add_argument("--strategy", default="default", choices=STRATEGIES)
+    parser.add_argument("--cpu-devices", type=int, default=0,
+                        help="split the CPU into this many logical devices (to try strategies without GPUs)")
+    parser.add_argument("--force", action="store_true", help="retrain even if an export exists")
+    args = parser.parse_args(argv)
+    if args.cpu_devices > 1:
+        split_cpu(args.cpu_devices)
+    run = args.run or os.path.join("runs", args.config)
+    try:
+        config = configs.load(args.config, section, args.set)
+        train(config, args.data or os.path.join(run, "data"), run, args.strategy, args.force)
+    except ValueError as err:
+        parser.exit(2, f"error: {err}\n")
+    return 0

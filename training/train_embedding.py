@@ -11,7 +11,6 @@ TensorBoard, checkpoints and BackupAndRestore (a killed run resumes at its last
 finished epoch). Exports <run>/embedding: serving signature images -> embedding,
 without optimizer state. An existing export is kept unless --force.
 """
-import argparse
 import json
 import os
 import sys
@@ -126,24 +125,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="quick")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="EmbeddingConfig override")
-    parser.add_argument("--run", help="run folder (default runs/<config>)")
-    parser.add_argument("--data", help="dataset folder (default <run>/data)")
-    parser.add_argument("--strategy", default="default", choices=fit.STRATEGIES)
-    parser.add_argument("--cpu-devices", type=int, default=0,
-                        help="split the CPU into this many logical devices (to try strategies without GPUs)")
-    parser.add_argument("--force", action="store_true", help="retrain even if an export exists")
-    args = parser.parse_args(argv)
-    if args.cpu_devices > 1:
-        fit.split_cpu(args.cpu_devices)
-    run = args.run or os.path.join("runs", args.config)
-    try:
-        config = configs.load(args.config, "embedding", args.set)
-        train(config, args.data or os.path.join(run, "data"), run, args.strategy, args.force)
-    except ValueError as err:
-        parser.exit(2, f"error: {err}\n")
+    return fit.run_cli(__doc__, "embedding", train, argv)
 
 
 if __name__ == "__main__":

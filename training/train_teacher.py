@@ -9,14 +9,11 @@ spheres -> {logits, embedding}. Work files (TensorBoard logs, checkpoints, the
 BackupAndRestore state that lets a killed run resume) live in <run>/teacher_work.
 An existing export is kept unless --force.
 """
-import argparse
-import json
 import os
 import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 import tf_keras as keras
 
 from models.teacher import build_teacher, export_teacher
@@ -92,20 +89,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="quick")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="TeacherConfig override")
-    parser.add_argument("--run", help="run folder (default runs/<config>)")
-    parser.add_argument("--data", help="dataset folder (default <run>/data)")
-    parser.add_argument("--strategy", default="default", choices=fit.STRATEGIES)
-    parser.add_argument("--force", action="store_true", help="retrain even if an export exists")
-    args = parser.parse_args(argv)
-    run = args.run or os.path.join("runs", args.config)
-    try:
-        config = configs.load(args.config, "teacher", args.set)
-        train(config, args.data or os.path.join(run, "data"), run, args.strategy, args.force)
-    except ValueError as err:
-        parser.exit(2, f"error: {err}\n")
+    return fit.run_cli(__doc__, "teacher", train, argv)
 
 
 if __name__ == "__main__":
