@@ -31,6 +31,23 @@ from . import alignment
 MODES = ("pred", "target", "chance")
 
 
+def real_mesh_test_split(run, meshes_root, out, layout="auto"):
+    """Build a test split from a folder of real meshes (ModelNet40 or ShapeNetCore layout)
+    with the run's own sampling (bandwidth, channels, image size, poses), no training
+    split; returns its folder. Nothing is retrained: the run's exported models embed it."""
+    import dataclasses
+    from training import dataset
+    from training.config import DataConfig
+    saved = reader.load_manifest(os.path.join(run, "data"))["config"]
+    config = dataclasses.replace(
+        DataConfig(), source=layout, root=os.path.abspath(meshes_root), classes=(), train_instances=0,
+        test_instances=0, train_poses=0, test_poses=saved["test_poses"], bandwidth=saved["bandwidth"],
+        sphere_channels=tuple(saved["sphere_channels"]), image_size=saved["image_size"], seed=saved["seed"])
+    folder = os.path.join(out, "real_data")
+    dataset.build(config, folder)
+    return folder
+
+
 def _cached_embeddings(out, mode, model_path, compute):
     """Embeddings cached per model export (recomputed when the export changes)."""
     path = os.path.join(out, f"embeddings_{mode}.npz")
@@ -179,6 +196,8 @@ def main(argv=None):
     parser.add_argument("--modes", default="pred,target,chance", help="comma list of pred, target, chance")
     parser.add_argument("--kinds", default="same,diff", help="comma list of same, diff")
     parser.add_argument("--data", help="dataset folder (default <run>/data)")
+    parser.add_argument("--meshes", help="evaluate on a folder of real meshes (ModelNet40 / ShapeNetCore layout) "
+                                         "instead: its test split is built with the run's sampling")
     parser.add_argument("--out", help="output folder (default <run>/eval)")
     parser.add_argument("--normalize", action="store_true", help="per-channel: remove the sphere mean, unit L2 norm")
     parser.add_argument("--err-symm", action="store_true", help="fold errors as min(err, 180 - err)")
@@ -192,6 +211,9 @@ def main(argv=None):
     if unknown:
         parser.exit(2, f"error: unknown modes {unknown}; choose from {MODES}\n")
     try:
+        if args.meshes:
+            args.out = args.out or os.path.join(args.run, "eval_real")
+            args.data = real_mesh_test_split(args.run, args.meshes, args.out)
         rows, speeds = run_experiment(args.run, args.name, modes, tuple(args.kinds.split(",")), args.data, args.out,
                                       args.normalize, args.err_symm, not args.no_refine, args.oversample,
                                       args.weighting, args.score)

@@ -61,3 +61,28 @@ def test_oracle_embeddings_give_near_zero_error_and_files_parse(tmp_path, rng):
     assert len(raw["results"]["target/same"]["error_deg"]) == n * 2
     assert (tmp_path / "eval" / "cdf_oracle.png").stat().st_size > 1000
     assert (tmp_path / "eval" / "examples_oracle.png").stat().st_size > 1000
+
+
+def test_real_mesh_test_split_without_retraining(tmp_path):
+    """A ModelNet-style folder becomes a rotation-major test split with the run's sampling;
+    training meshes are not even read."""
+    import trimesh
+    from evaluation.run_alignment_experiment import real_mesh_test_split
+    run = tmp_path / "run"
+    config = DataConfig(classes=("chair",), train_instances=1, test_instances=1, train_poses=1, test_poses=2,
+                        bandwidth=4, image_size=8, shard_size=16)
+    dataset.build(config, run / "data", progress=False)
+    root = tmp_path / "ModelNet40"
+    for name in ("desk", "lamp"):
+        (root / name / "test").mkdir(parents=True)
+        (root / name / "train").mkdir(parents=True)
+        for i in range(2):
+            trimesh.creation.box(extents=[1 + i, 0.3, 0.5]).export(root / name / "test" / f"{name}_{i}.off")
+        (root / name / "train" / f"{name}_9.off").write_text("unreadable, and never read\n")
+    folder = real_mesh_test_split(str(run), str(root), str(tmp_path / "eval"))
+    manifest = reader.load_manifest(folder)
+    assert manifest["skipped"] == [] and manifest["splits"]["train"]["samples"] == 0
+    assert manifest["splits"]["test"]["instances"] == 4 and manifest["splits"]["test"]["samples"] == 8
+    assert manifest["features"]["sphere"] == [8, 8, 2] and manifest["features"]["image"] == [8, 8, 1]
+    test = reader.as_numpy(folder, "test")
+    np.testing.assert_array_equal(test["instance_id"][:4], test["instance_id"][4:])

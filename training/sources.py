@@ -45,10 +45,11 @@ def real_instances(config, check=True):
     records = meshes.scan(config.root, None if config.source == "auto" else config.source)
     classes = list(config.classes) or sorted({r.class_name for r in records})
     limits = {"train": config.train_instances, "test": config.test_instances}
+    poses = {"train": config.train_poses, "test": config.test_poses}
     out, skipped, taken = [], [], {}
     for record in records:
-        if record.class_name not in classes:
-            continue
+        if record.class_name not in classes or not poses[record.split]:
+            continue  # a split with no poses needs no meshes (e.g. an evaluation-only test split)
         key = (record.class_name, record.split)
         if limits[record.split] and taken.get(key, 0) >= limits[record.split]:
             continue
