@@ -41,7 +41,9 @@ def procedural_instances(config):
 
 
 def real_instances(config, check=True):
-    """Instances from config.root; returns (instances, skipped) with skipped = [{path, reason}]."""
+    """Instances from config.root: (instances, skipped, class names), skipped = [{path, reason}].
+
+    Class ids index the class names (the config's, or every class found, sorted)."""
     records = meshes.scan(config.root, None if config.source == "auto" else config.source)
     classes = list(config.classes) or sorted({r.class_name for r in records})
     limits = {"train": config.train_instances, "test": config.test_instances}
@@ -64,7 +66,7 @@ def real_instances(config, check=True):
         out.append(Instance(len(out), classes.index(record.class_name), record.class_name, record.split, record.path))
     if not out:
         raise ValueError(f"no usable meshes under {config.root!r} for classes {classes}")
-    return out, skipped
+    return out, skipped, classes
 
 
 def instances(config):
@@ -75,9 +77,7 @@ def instances(config):
         raise ValueError(f"unknown data source {config.source!r}: procedural, modelnet40, shapenet or auto")
     if not config.root:
         raise ValueError(f"data source {config.source!r} needs a mesh folder: --set root=/path/to/meshes")
-    found, skipped = real_instances(config)
-    names = sorted({i.class_name for i in found}, key=lambda n: min(i.class_id for i in found if i.class_name == n))
-    return found, skipped, names
+    return real_instances(config)
 
 
 def load(instance):
