@@ -10,7 +10,8 @@ factorisation of d^l this is
     T[k,m,n] = sum_{c,l} (i^m Delta^l_{km} f_{c,lm}) (i^-n Delta^l_{kn} conj h_{c,ln}),
 one matrix product per k summed over channels and degrees (channels are summed
 before any inverse transform). T[-k] = (-1)^(m+n) T[k], so only k >= 0 is formed
-and beta goes through a DCT/DST; for real maps C is real and only n >= 0 is formed.
+and beta goes through small cosine / sine matrices (by parity of m + n); for real maps C is
+real and only n >= 0 is formed.
 C is a trigonometric polynomial: oversampling zero-pads its FFTs, and refinement
 maximises it exactly off the grid.
 """
