@@ -5,7 +5,8 @@ Embeds the test split with the exported models (cached in <out>/embeddings_*.npz
 builds same- and different-instance pairs as the original protocol did (rotation-
 major data, seed 0), aligns them with batched soft.align and scores geodesic errors
 against R_j R_i^T. Modes: pred (image embeddings), target (the teacher's embeddings
-of the 3D shapes: the oracle), chance (uniformly random rotations).
+of the 3D shapes: the oracle), chance (uniformly random rotations), regression (the
+learned peer of training.train_regression_baseline, on the same pairs).
 Writes to <out> (default <run>/eval): results.md (one table row per mode and pair
 kind, appended per experiment, plus a per-class table), raw per-pair results
 (pairs_<name>.json), an error-CDF plot (cdf_<name>.png) and an example-pairs figure
@@ -28,7 +29,7 @@ from training.dataset import write_json_atomic
 
 from . import alignment
 
-MODES = ("pred", "target", "chance")
+MODES = ("pred", "target", "chance", "regression")
 
 
 def real_mesh_test_split(run, meshes_root, out, layout="auto"):
@@ -77,6 +78,19 @@ def embed_test_split(run, test, out):
             "target": lambda: _cached_embeddings(out, "target", os.path.join(run, "teacher"), target)}
 
 
+def regress_pairs(export_dir, images, first, second, chunk=128):
+    """Relative rotations of the pairs from the learned peer; returns estimates and pairs/s."""
+    from training.train_regression_baseline import read_metadata
+    read_metadata(export_dir)
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    start = time.perf_counter()
+    parts = [serve(images_a=tf.constant(images[first[s : s + chunk]]),
+                   images_b=tf.constant(images[second[s : s + chunk]]))["rotation"].numpy()
+             for s in range(0, len(first), chunk)]
+    estimates = soft.euler_zyz_to_matrix(soft.matrix_to_euler_zyz(np.concatenate(parts).astype(np.float64)))
+    return estimates, len(first) / max(time.perf_counter() - start, 1e-9)
+
+
 def align_pairs(embeddings, first, second, options, chunk=64, label=""):
     """Batched soft.align over pairs with a progress bar; returns estimates and pairs/s."""
     estimates = np.empty((len(first), 3, 3))
@@ -106,6 +120,8 @@ def run_experiment(run, name, modes=MODES, kinds=("same", "diff"), data_dir=None
         for mode in modes:
             if mode == "chance":
                 estimates, rate = alignment.chance_rotations(len(first), seed=0), float("nan")
+            elif mode == "regression":
+                estimates, rate = regress_pairs(os.path.join(run, "regression"), test["image"], first, second)
             else:
                 embeddings = sources[mode]().astype(np.float64)
                 if normalize:
@@ -193,7 +209,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", default="runs/quick")
     parser.add_argument("--name", default="base", help="experiment name (table rows, file names)")
-    parser.add_argument("--modes", default="pred,target,chance", help="comma list of pred, target, chance")
+    parser.add_argument("--modes", default="pred,target,chance",
+                        help="comma list of pred, target, chance, regression")
     parser.add_argument("--kinds", default="same,diff", help="comma list of same, diff")
     parser.add_argument("--data", help="dataset folder (default <run>/data)")
     parser.add_argument("--meshes", help="evaluate on a folder of real meshes (ModelNet40 / ShapeNetCore layout) "

@@ -6,10 +6,11 @@ import shutil
 import tensorflow as tf
 
 
-def inference_copy(model):
-    """An uncompiled copy of a Keras model with its weights: no optimizer or metric state."""
-    import tf_keras as keras
-    copy = keras.models.clone_model(model)
+def inference_copy(model, build):
+    """An uncompiled copy of a trained Keras model: build() makes the same architecture
+    afresh (cloning from configs loses some Model Garden settings, e.g. input channels),
+    then the weights are copied, so no optimizer or metric state is exported."""
+    copy = build()
     copy.set_weights(model.get_weights())
     return copy
 

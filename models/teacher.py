@@ -69,10 +69,11 @@ class _Serving(tf.Module):
                 "embedding": tf.sigmoid((out["embedding"] - self.mean) / self.std)}
 
 
-def export_teacher(model, mean, std, path, metadata):
-    """Write the SavedModel atomically with its teacher.json; returns the metadata."""
+def export_teacher(model, mean, std, path, metadata, build):
+    """Write the SavedModel atomically with its teacher.json; returns the metadata.
+    build() makes the model's architecture afresh (see export.inference_copy)."""
     input_shape = model.input_shape[1:]
-    module = _Serving(export.inference_copy(model), mean, std, input_shape)
+    module = _Serving(export.inference_copy(model, build), mean, std, input_shape)
     info = {**metadata, "input_shape": list(input_shape),
             "embedding_shape": list(model.output_shape["embedding"][1:])}
     export.save(module, {"serving_default": module.serve}, path, METADATA, info)

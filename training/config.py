@@ -86,8 +86,23 @@ class EmbeddingConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class RegressionConfig:
+    """The learned peer: a Siamese Model Garden ResNet regressing the relative rotation of two
+    images (6D representation, geodesic loss), trained on same-instance pairs of the train
+    split with the embedding's budget (epochs x train images / batch_size steps)."""
+    resnet_depth: int = 18
+    hidden: int = 256
+    batch_size: int = 32
+    epochs: int = 12
+    learning_rates: tuple = (1e-3, 3e-4, 1e-4)
+    boundaries: tuple = (8, 11)
+    seed: int = 0
+
+
 PRESETS = {
-    "quick": {"data": DataConfig(), "teacher": TeacherConfig(), "embedding": EmbeddingConfig()},
+    "quick": {"data": DataConfig(), "teacher": TeacherConfig(), "embedding": EmbeddingConfig(),
+              "regression": RegressionConfig()},
     "paper": {"data": DataConfig(source="modelnet40", classes=(), train_instances=0, test_instances=0,
                                  train_poses=16, test_poses=16, image_size=128),
               "teacher": TeacherConfig(branches=2, channels=(16, 16, 32, 32, 64, 64, 128, 128),
@@ -95,7 +110,8 @@ PRESETS = {
                                        boundaries=(32, 40)),
               "embedding": EmbeddingConfig(layers_per_block=2, max_channels=256, bn_momentum=0.997, epochs=60,
                                            boundaries=(40, 50),
-                                           cache_targets=False)},
+                                           cache_targets=False),
+              "regression": RegressionConfig(epochs=60, boundaries=(40, 50))},
 }
 
 

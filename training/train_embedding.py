@@ -66,9 +66,9 @@ class _Serving(tf.Module):
         return {"embedding": out[-1] if isinstance(out, (list, tuple)) else out}
 
 
-def export_embedding(model, path, metadata):
+def export_embedding(model, path, metadata, build):
     image_size = model.input_shape[1]
-    module = _Serving(export.inference_copy(model), image_size)
+    module = _Serving(export.inference_copy(model, build), image_size)
     export.save(module, {"serving_default": module.serve}, path, METADATA, {**metadata, "image_size": image_size})
 
 
@@ -96,11 +96,14 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     steps = counts["train"] // config.batch_size
     if steps == 0:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {counts['train']} training images")
+    def build():
+        return build_embedding_model(image_size, target_shape, layers_per_block=config.layers_per_block,
+                                     max_channels=config.max_channels, n_latent=config.n_latent,
+                                     intermediate_supervision=config.intermediate_supervision,
+                                     bn_momentum=config.bn_momentum)
+
     with distribution.scope():
-        model = build_embedding_model(image_size, target_shape, layers_per_block=config.layers_per_block,
-                                      max_channels=config.max_channels, n_latent=config.n_latent,
-                                      intermediate_supervision=config.intermediate_supervision,
-                                      bn_momentum=config.bn_momentum)
+        model = build()
         outputs = len(model.outputs)
         model.compile(
             optimizer=keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps),
@@ -119,7 +122,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     seconds = time.time() - start
     export_embedding(model, export_dir, {
         "teacher": os.path.abspath(teacher_path), "embedding_shape": list(target_shape),
-        "config": configs.to_json(config), "train_seconds": seconds, "samples": counts})
+        "config": configs.to_json(config), "train_seconds": seconds, "samples": counts}, build)
     print(f"embedding model exported to {export_dir} ({seconds:.0f} s of training)")
     return export_dir, history.history
 

@@ -54,8 +54,11 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         raise ValueError(f"batch_size {config.batch_size} exceeds the {manifest['splits']['train']['samples']} "
                          "training samples")
     work = os.path.join(run_dir, "teacher_work")
+    def build():
+        return build_teacher(config, size // 2, channels, n_classes)
+
     with fit.strategy(strategy_name).scope():
-        model = build_teacher(config, size // 2, channels, n_classes)
+        model = build()
         losses = {"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
         weights = {"logits": 1.0}
         if "aux_logits" in model.output_names:
@@ -82,7 +85,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     info = export_teacher(model, mean, std, export_dir, {
         "n_classes": n_classes, "classes": manifest["classes"], "sphere_channels": manifest["features"]["sphere_channels"],
         "config": configs.to_json(config), "train_seconds": seconds,
-        "train_samples_per_second": config.epochs * steps * config.batch_size / seconds})
+        "train_samples_per_second": config.epochs * steps * config.batch_size / seconds}, build)
     print(f"teacher exported to {export_dir}: embedding {info['embedding_shape']}, "
           f"{info['train_samples_per_second']:.0f} training samples/s")
     return export_dir, history.history
