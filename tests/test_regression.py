@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import soft
 from evaluation.run_alignment_experiment import run_experiment
 from models.regression import geodesic_loss, rotation_from_6d
 from training import dataset
