@@ -11,10 +11,11 @@ import os
 import sys
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
 from training.train_embedding import read_metadata
+
+from .inference import in_batches, serving
 
 
 def load_images(paths, size):
@@ -38,11 +39,9 @@ def load_images(paths, size):
 
 def embed(model_dir, paths, batch_size=64):
     meta = read_metadata(model_dir)
-    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    serve = serving(model_dir)
     images = load_images(paths, meta["image_size"])
-    parts = [serve(images=tf.constant(images[i : i + batch_size]))["embedding"].numpy()
-             for i in range(0, len(images), batch_size)]
-    return np.concatenate(parts)
+    return in_batches(lambda x: serve(images=x)["embedding"], images, batch_size)
 
 
 def main(argv=None):

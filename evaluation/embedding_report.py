@@ -26,20 +26,14 @@ from training import reader
 from training.dataset import write_json_atomic
 from training.train_embedding import read_metadata
 
-from .teacher_report import same_instance_pairs
-
-
-def predict(serve_fn, images, batch_size=64, key="embedding", arg="images"):
-    return np.concatenate([serve_fn(**{arg: tf.constant(images[i : i + batch_size])})[key].numpy()
-                           for i in range(0, len(images), batch_size)])
+from . import alignment
+from .inference import in_batches, serving
 
 
 def pose_errors(first, second, R, embeddings):
     relative = R[second] @ np.swapaxes(R[first], 1, 2)
     estimate = soft.align(embeddings[second], embeddings[first], channel_axis=-1)
-    e = np.degrees(soft.geodesic_angle(estimate, relative))
-    return {"median": float(np.median(e)), "mean": float(np.mean(e)), "acc15": float(np.mean(e < 15)),
-            "acc30": float(np.mean(e < 30)), "pairs": len(e)}
+    return alignment.summary(alignment.errors_deg(estimate, relative))
 
 
 def training_speed(embedding_model, image_size, batch_size=32, steps=15):
@@ -80,24 +74,23 @@ def report(run, data_dir=None, speed=True):
     data_dir = data_dir or os.path.join(run, "data")
     manifest = reader.load_manifest(data_dir)
     config = meta["config"]
-    serve = tf.saved_model.load(export).signatures["serving_default"]
+    serve = serving(export)
+    embed = lambda images: in_batches(lambda x: serve(images=x)["embedding"], images)  # noqa: E731
     teacher = load_teacher(os.path.join(run, "teacher"))
     train = reader.as_numpy(data_dir, "train")
     held_out = train["instance_id"] % config["validation_every"] == 0
-    targets = np.concatenate([teacher(tf.constant(train["sphere"][i : i + 128])).numpy()
-                              for i in range(0, len(train["sphere"]), 128)])
+    targets = in_batches(teacher, train["sphere"])
     mean_embedding = targets[~held_out].mean(axis=0, keepdims=True)
-    predicted = predict(serve, train["image"][held_out])
+    predicted = embed(train["image"][held_out])
     val_targets = tf.constant(targets[held_out])
     model_loss = float(area_weighted_huber(val_targets, tf.constant(predicted), config["huber_delta"]))
     trivial_loss = float(area_weighted_huber(
         val_targets, tf.constant(np.broadcast_to(mean_embedding, predicted.shape).copy()), config["huber_delta"]))
     test = reader.as_numpy(data_dir, "test")
     n, poses = manifest["splits"]["test"]["instances"], manifest["splits"]["test"]["poses"]
-    first, second = same_instance_pairs(n, poses)
-    test_pred = predict(serve, test["image"]).astype(np.float64)
-    test_target = np.concatenate([teacher(tf.constant(test["sphere"][i : i + 128])).numpy()
-                                  for i in range(0, len(test["sphere"]), 128)]).astype(np.float64)
+    first, second = alignment.pairs(test["class_id"], n, poses, "same")
+    test_pred = embed(test["image"]).astype(np.float64)
+    test_target = in_batches(teacher, test["sphere"]).astype(np.float64)
     result = {
         "validation": {"samples": int(held_out.sum()), "model_loss": model_loss, "trivial_loss": trivial_loss,
                        "ratio": model_loss / trivial_loss},

@@ -28,6 +28,7 @@ from training import reader
 from training.dataset import write_json_atomic
 
 from . import alignment
+from .inference import in_batches, serving
 
 MODES = ("pred", "target", "chance", "regression")
 
@@ -66,14 +67,11 @@ def _cached_embeddings(out, mode, model_path, compute):
 
 def embed_test_split(run, test, out):
     def pred():
-        serve = tf.saved_model.load(os.path.join(run, "embedding")).signatures["serving_default"]
-        return np.concatenate([serve(images=tf.constant(test["image"][i : i + 64]))["embedding"].numpy()
-                               for i in range(0, len(test["image"]), 64)])
+        serve = serving(os.path.join(run, "embedding"))
+        return in_batches(lambda x: serve(images=x)["embedding"], test["image"])
 
     def target():
-        teacher = load_teacher(os.path.join(run, "teacher"))
-        return np.concatenate([teacher(tf.constant(test["sphere"][i : i + 64])).numpy()
-                               for i in range(0, len(test["sphere"]), 64)])
+        return in_batches(load_teacher(os.path.join(run, "teacher")), test["sphere"])
     return {"pred": lambda: _cached_embeddings(out, "pred", os.path.join(run, "embedding"), pred),
             "target": lambda: _cached_embeddings(out, "target", os.path.join(run, "teacher"), target)}
 
@@ -82,12 +80,12 @@ def regress_pairs(export_dir, images, first, second, chunk=128):
     """Relative rotations of the pairs from the learned peer; returns estimates and pairs/s."""
     from training.train_regression_baseline import read_metadata
     read_metadata(export_dir)
-    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    serve = serving(export_dir)
     start = time.perf_counter()
-    parts = [serve(images_a=tf.constant(images[first[s : s + chunk]]),
-                   images_b=tf.constant(images[second[s : s + chunk]]))["rotation"].numpy()
-             for s in range(0, len(first), chunk)]
-    estimates = soft.euler_zyz_to_matrix(soft.matrix_to_euler_zyz(np.concatenate(parts).astype(np.float64)))
+    index = np.stack([first, second], axis=1)
+    rotations = in_batches(lambda ab: serve(images_a=tf.gather(images, ab[:, 0]),
+                                            images_b=tf.gather(images, ab[:, 1]))["rotation"], index, chunk)
+    estimates = soft.euler_zyz_to_matrix(soft.matrix_to_euler_zyz(rotations.astype(np.float64)))
     return estimates, len(first) / max(time.perf_counter() - start, 1e-9)
 
 

@@ -24,17 +24,8 @@ from models.teacher import read_metadata
 from training import reader
 from training.dataset import write_json_atomic
 
-
-def teacher_outputs(export, spheres, batch_size=64):
-    serve = tf.saved_model.load(export).signatures["serving_default"]
-    parts = [serve(spheres=tf.constant(spheres[i : i + batch_size])) for i in range(0, len(spheres), batch_size)]
-    return {k: np.concatenate([p[k].numpy() for p in parts]) for k in ("logits", "embedding")}
-
-
-def same_instance_pairs(n_instances, n_poses):
-    """(first, second) sample indices: pose 0 of each instance with its poses 1..n-1 (rotation-major)."""
-    i, j = np.meshgrid(np.arange(n_instances), np.arange(1, n_poses), indexing="ij")
-    return i.ravel(), (i + n_instances * j).ravel()
+from . import alignment
+from .inference import in_batches, serving
 
 
 def dense_transform_speed(b=32, batch=16, channels=16, repeats=5):
@@ -68,10 +59,11 @@ def report(run, data_dir=None, quick_speed=False):
     data_dir = data_dir or os.path.join(run, "data")
     manifest = reader.load_manifest(data_dir)
     test = reader.as_numpy(data_dir, "test")
-    out = teacher_outputs(export, test["sphere"])
+    serve = serving(export)
+    out = in_batches(lambda x: serve(spheres=x), test["sphere"])
     accuracy = float(np.mean(out["logits"].argmax(axis=1) == test["class_id"]))
     n, poses = manifest["splits"]["test"]["instances"], manifest["splits"]["test"]["poses"]
-    first, second = same_instance_pairs(n, poses)
+    first, second = alignment.pairs(test["class_id"], n, poses, "same")
     R = test["rotation"]
     relative = R[second] @ np.swapaxes(R[first], 1, 2)
     E = out["embedding"].astype(np.float64)
@@ -81,13 +73,11 @@ def report(run, data_dir=None, quick_speed=False):
     errors = {}
     for name, refine in (("refined", True), ("grid", False)):
         estimate = soft.align(E[second], E[first], channel_axis=-1, refine=refine)
-        errors[name] = np.degrees(soft.geodesic_angle(estimate, relative))
+        errors[name] = alignment.errors_deg(estimate, relative)
     result = {
         "test_samples": len(test["class_id"]), "accuracy": accuracy,
         "equivariance_rel_l2": {"median": float(np.median(rel_l2)), "mean": float(np.mean(rel_l2))},
-        "target_pose_error_deg": {k: {"median": float(np.median(v)), "mean": float(np.mean(v)),
-                                      "acc15": float(np.mean(v < 15)), "acc30": float(np.mean(v < 30))}
-                                  for k, v in errors.items()},
+        "target_pose_error_deg": {k: alignment.summary(v) for k, v in errors.items()},
         "pairs": len(first), "embedding_shape": meta["embedding_shape"],
         "train_samples_per_second": meta.get("train_samples_per_second"),
     }
