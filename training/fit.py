@@ -3,6 +3,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 
 import tensorflow as tf
 import tf_keras as keras
@@ -29,6 +30,19 @@ def piecewise_schedule(boundaries, values, steps_per_epoch):
         return float(values[0])
     return keras.optimizers.schedules.PiecewiseConstantDecay(
         [int(b * steps_per_epoch) for b in boundaries], [float(v) for v in values])
+
+
+def reuse_export(export_dir, force, what):
+    """True (and says so) when an export exists and --force was not given."""
+    if os.path.exists(os.path.join(export_dir, "saved_model.pb")) and not force:
+        print(f"{what} already exported at {export_dir} (use --force to retrain)")
+        return True
+    return False
+
+
+def verbosity(verbose):
+    """Keras verbosity: a progress bar on a terminal, one line per epoch in logs."""
+    return verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
 
 
 def callbacks(work_dir, config=None):

@@ -80,8 +80,7 @@ def read_metadata(path):
 def train(config, data_dir, run_dir, strategy_name="default", force=False, verbose=None, extra_callbacks=()):
     """Fit and export; returns the export path and the fit history (None if reused)."""
     export_dir = os.path.join(run_dir, "embedding")
-    if os.path.exists(os.path.join(export_dir, "saved_model.pb")) and not force:
-        print(f"embedding model already exported at {export_dir} (use --force to retrain)")
+    if fit.reuse_export(export_dir, force, "embedding model"):
         return export_dir, None
     teacher_path = os.path.join(run_dir, "teacher")
     teacher = load_teacher(teacher_path)
@@ -113,12 +112,10 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     if outputs > 1:
         train_ds = train_ds.map(lambda x, t: (x, (t,) * outputs))
         val_ds = val_ds.map(lambda x, t: (x, (t,) * outputs))
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
     start = time.time()
     history = model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
                         callbacks=fit.callbacks(os.path.join(run_dir, "embedding_work"), configs.to_json(config)) + list(extra_callbacks),
-                        verbose=verbose)
+                        verbose=fit.verbosity(verbose))
     seconds = time.time() - start
     export_embedding(model, export_dir, {
         "teacher": os.path.abspath(teacher_path), "embedding_shape": list(target_shape),

@@ -55,8 +55,7 @@ def read_metadata(path):
 
 def train(config, data_dir, run_dir, strategy_name="default", force=False, verbose=None):
     export_dir = os.path.join(run_dir, "regression")
-    if os.path.exists(os.path.join(export_dir, "saved_model.pb")) and not force:
-        print(f"regression peer already exported at {export_dir} (use --force to retrain)")
+    if fit.reuse_export(export_dir, force, "regression peer"):
         return export_dir, None
     data = reader.as_numpy(data_dir, "train")
     image_size = data["image"].shape[1]
@@ -72,10 +71,9 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         model = build_regression_model(image_size, config.resnet_depth, config.hidden)
         model.compile(keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps)),
                       loss=geodesic_loss)
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
     start = time.time()
-    history = model.fit(pairs.prefetch(2), epochs=config.epochs, steps_per_epoch=steps, verbose=verbose,
+    history = model.fit(pairs.prefetch(2), epochs=config.epochs, steps_per_epoch=steps,
+                        verbose=fit.verbosity(verbose),
                         callbacks=fit.callbacks(os.path.join(run_dir, "regression_work"), configs.to_json(config)))
     seconds = time.time() - start
     module = _Serving(export.inference_copy(

@@ -42,8 +42,7 @@ def embedding_statistics(model, data_dir, batch_size):
 def train(config, data_dir, run_dir, strategy_name="default", force=False, verbose=None):
     """Fit and export; returns the export path and the fit history (None if reused)."""
     export_dir = os.path.join(run_dir, "teacher")
-    if os.path.exists(os.path.join(export_dir, "saved_model.pb")) and not force:
-        print(f"teacher already exported at {export_dir} (use --force to retrain)")
+    if fit.reuse_export(export_dir, force, "teacher"):
         return export_dir, None
     manifest = reader.load_manifest(data_dir)
     keras.utils.set_random_seed(config.seed)
@@ -75,11 +74,9 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     train_ds = reader.read(data_dir, "train", config.batch_size, shuffle=True, repeat=True,
                            random_rotation=True, drop_remainder=True, seed=config.seed).map(targets)
     val_ds = reader.read(data_dir, "test", 64).map(targets)
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch in logs
     start = time.time()
     history = model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
-                        callbacks=fit.callbacks(work, configs.to_json(config)), verbose=verbose)
+                        callbacks=fit.callbacks(work, configs.to_json(config)), verbose=fit.verbosity(verbose))
     seconds = time.time() - start
     mean, std = embedding_statistics(model, data_dir, 64)
     info = export_teacher(model, mean, std, export_dir, {
