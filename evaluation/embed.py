@@ -13,9 +13,10 @@ import sys
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from models.export import load_serving
 from training.train_embedding import read_metadata
 
-from .inference import in_batches, serving
+from .inference import in_batches
 
 
 def load_images(paths, size):
@@ -39,7 +40,7 @@ def load_images(paths, size):
 
 def embed(model_dir, paths, batch_size=64):
     meta = read_metadata(model_dir)
-    serve = serving(model_dir)
+    serve = load_serving(model_dir)
     images = load_images(paths, meta["image_size"])
     return in_batches(lambda x: serve(images=x)["embedding"], images, batch_size)
 

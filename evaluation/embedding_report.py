@@ -19,6 +19,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 import soft
+from models.export import load_serving
 from models.embedding import build_embedding_model
 from models.losses import area_weighted_huber
 from models.teacher import load_teacher
@@ -27,7 +28,7 @@ from training.dataset import write_json_atomic
 from training.train_embedding import read_metadata
 
 from . import alignment
-from .inference import in_batches, serving
+from .inference import in_batches
 
 
 def pose_errors(first, second, R, embeddings):
@@ -74,7 +75,7 @@ def report(run, data_dir=None, speed=True):
     data_dir = data_dir or os.path.join(run, "data")
     manifest = reader.load_manifest(data_dir)
     config = meta["config"]
-    serve = serving(export)
+    serve = load_serving(export)
     embed = lambda images: in_batches(lambda x: serve(images=x)["embedding"], images)  # noqa: E731
     teacher = load_teacher(os.path.join(run, "teacher"))
     train = reader.as_numpy(data_dir, "train")

@@ -10,7 +10,3 @@ def in_batches(fn, array, batch_size=64):
         return {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
     return np.concatenate([p.numpy() for p in parts])
 
-
-def serving(path):
-    """The serving_default signature of a SavedModel."""
-    return tf.saved_model.load(path).signatures["serving_default"]

@@ -23,12 +23,13 @@ import tensorflow as tf
 from tqdm import tqdm
 
 import soft
+from models.export import load_serving
 from models.teacher import load_teacher
 from training import reader
 from training.dataset import write_json_atomic
 
 from . import alignment
-from .inference import in_batches, serving
+from .inference import in_batches
 
 MODES = ("pred", "target", "chance", "regression")
 
@@ -59,6 +60,7 @@ def _cached_embeddings(out, mode, model_path, compute):
         if float(saved["stamp"]) == stamp:
             return saved["embedding"]
     embedding = compute()
+    os.makedirs(out, exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}.npz"
     np.savez(tmp, embedding=embedding, stamp=stamp)
     os.replace(tmp, path)
@@ -67,7 +69,7 @@ def _cached_embeddings(out, mode, model_path, compute):
 
 def embed_test_split(run, test, out):
     def pred():
-        serve = serving(os.path.join(run, "embedding"))
+        serve = load_serving(os.path.join(run, "embedding"))
         return in_batches(lambda x: serve(images=x)["embedding"], test["image"])
 
     def target():
@@ -80,7 +82,7 @@ def regress_pairs(export_dir, images, first, second, chunk=128):
     """Relative rotations of the pairs from the learned peer; returns estimates and pairs/s."""
     from training.train_regression_baseline import read_metadata
     read_metadata(export_dir)
-    serve = serving(export_dir)
+    serve = load_serving(export_dir)
     start = time.perf_counter()
     index = np.stack([first, second], axis=1)
     rotations = in_batches(lambda ab: serve(images_a=tf.gather(images, ab[:, 0]),

@@ -19,13 +19,14 @@ import numpy as np
 import tensorflow as tf
 
 import soft
+from models.export import load_serving
 from models.spherical import sht
 from models.teacher import read_metadata
 from training import reader
 from training.dataset import write_json_atomic
 
 from . import alignment
-from .inference import in_batches, serving
+from .inference import in_batches
 
 
 def dense_transform_speed(b=32, batch=16, channels=16, repeats=5):
@@ -59,7 +60,7 @@ def report(run, data_dir=None, quick_speed=False):
     data_dir = data_dir or os.path.join(run, "data")
     manifest = reader.load_manifest(data_dir)
     test = reader.as_numpy(data_dir, "test")
-    serve = serving(export)
+    serve = load_serving(export)
     out = in_batches(lambda x: serve(spheres=x), test["sphere"])
     accuracy = float(np.mean(out["logits"].argmax(axis=1) == test["class_id"]))
     n, poses = manifest["splits"]["test"]["instances"], manifest["splits"]["test"]["poses"]

@@ -1,6 +1,8 @@
 """sph_embedding_residual: image -> spherical embedding (ICML 2019), on Model Garden blocks.
 
-Encoder (H x H single-channel image, nblocks = log2(H)): a 7x7 stride-2 stem, a
+encode() and decode() are the two halves, shared with the synthesis model (sphere ->
+image), which runs them the other way round. Encoder (H x H single-channel image,
+nblocks = log2(H)): a 7x7 stride-2 stem, a
 residual stage at stride 1, stages at stride 2 down to 2x2, BN-ReLU, and a 2x2 VALID
 linear conv to the 1 x 1 x n_latent bottleneck. Decoder (to the teacher's n x n x C,
 nblocks = log2(n) - 2): a 4x4 VALID transposed conv, then per level a residual stage
@@ -76,11 +78,49 @@ def _bn_relu(x, bn_momentum, name):
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _log2(n, what):
+def power_of_two(n, what):
     k = int(round(math.log2(n))) if n > 0 else -1
     if k < 0 or 2**k != n:
         raise ValueError(f"{what} must be a power of 2, got {n}")
     return k
+
+
+def encode(inputs, mode, *, layers_per_block, max_channels, n_latent, bn_momentum, prefix="encoder"):
+    """H x H x C_in -> 1 x 1 x n_latent: 7x7 stride-2 stem, a stride-1 stage, stride-2
+    stages down to 2x2, BN-ReLU and a 2x2 VALID linear conv; every conv padded by `mode`."""
+    size = inputs.shape[1]
+    levels = power_of_two(size, f"the {prefix} input size")
+    if levels < 3 or inputs.shape[2] != size:
+        raise ValueError(f"the {prefix} input must be square and at least 8 x 8, got {tuple(inputs.shape[1:3])}")
+    width = lambda i: min(64 * 2**i, max_channels)  # noqa: E731
+    x = PaddedConv(min(64, max_channels), 7, 2, mode, name=f"{prefix}_stem")(inputs)
+    x = _stage(x, min(128, max_channels), 1, layers_per_block, mode, bn_momentum, f"{prefix}1")
+    for i in range(2, levels):
+        x = _stage(x, width(i), 2, layers_per_block, mode, bn_momentum, f"{prefix}{i}")
+    x = _bn_relu(x, bn_momentum, f"{prefix}_out")
+    return keras.layers.Conv2D(n_latent, 2, padding="valid", name=f"{prefix}_bottleneck")(x)
+
+
+def decode(latent, size, channels, mode, *, layers_per_block, max_channels, bn_momentum,
+           intermediate_supervision=False, prefix="decoder"):
+    """1 x 1 x n_latent -> size x size x channels in (0, 1): a 4x4 VALID transposed conv,
+    per level a stride-1 residual stage and a 3x3 stride-2 transposed conv + BN-ReLU,
+    then a 7x7 stride-2 linear transposed conv and a sigmoid. Returns a list: coarse
+    sigmoid heads per level (with intermediate_supervision), the full output last."""
+    levels = power_of_two(size, f"the {prefix} output size") - 2
+    if levels < 1:
+        raise ValueError(f"the {prefix} output must be at least 8 x 8, got {size}")
+    width = lambda i: min(64 * 2**i, max_channels)  # noqa: E731
+    x = keras.layers.Conv2DTranspose(width(levels - 1), 4, padding="valid", name=f"{prefix}_in")(latent)
+    outputs = []
+    for i in range(1, levels):
+        x = _stage(x, x.shape[-1], 1, layers_per_block, mode, bn_momentum, f"{prefix}{i}")
+        if intermediate_supervision:
+            outputs.append(keras.layers.Conv2D(channels, 1, activation="sigmoid", name=f"coarse{i}")(x))
+        x = PaddedConvTranspose(width(levels - i - 1), 3, 2, mode, name=f"{prefix}{i}_up")(x)
+        x = _bn_relu(x, bn_momentum, f"{prefix}{i}_up")
+    x = PaddedConvTranspose(channels, 7, 2, mode, use_bias=True, name=f"{prefix}_out")(x)
+    return outputs + [keras.layers.Activation("sigmoid", name=f"{prefix}_sigmoid")(x)]
 
 
 def build_embedding_model(image_size, target_shape, *, layers_per_block=2, max_channels=256, n_latent=1024,
@@ -90,31 +130,15 @@ def build_embedding_model(image_size, target_shape, *, layers_per_block=2, max_c
     With intermediate_supervision the model returns a list: coarse predictions (one
     per decoder level, sigmoid of a 1x1 head) and the full-resolution one last.
     """
-    n_enc = _log2(image_size, "image_size")
+    power_of_two(image_size, "image_size")
     n, n2, channels = target_shape
     if n != n2 or n < 8:
         raise ValueError(f"the teacher's embedding must be n x n x C with n >= 8, got {target_shape}")
-    n_dec = _log2(n, "the embedding size") - 2
-    if n_enc < 3:
-        raise ValueError(f"image_size must be at least 8, got {image_size}")
-    width = lambda i: min(64 * 2**i, max_channels)  # noqa: E731
+    power_of_two(n, "the embedding size")
+    blocks = dict(layers_per_block=layers_per_block, max_channels=max_channels, bn_momentum=bn_momentum)
     images = keras.Input((image_size, image_size, 1), name="images")
-    x = PaddedConv(min(64, max_channels), 7, 2, "reflect", name="stem")(images)
-    x = _stage(x, min(128, max_channels), 1, layers_per_block, "reflect", bn_momentum, "encoder1")
-    for i in range(2, n_enc):
-        x = _stage(x, width(i), 2, layers_per_block, "reflect", bn_momentum, f"encoder{i}")
-    x = _bn_relu(x, bn_momentum, "encoder_out")
-    latent = keras.layers.Conv2D(n_latent, 2, padding="valid", name="bottleneck")(x)  # 1 x 1 x n_latent
-    x = keras.layers.Conv2DTranspose(width(n_dec - 1), 4, padding="valid", name="decoder_in")(latent)
-    outputs = []
-    for i in range(1, n_dec):
-        x = _stage(x, x.shape[-1], 1, layers_per_block, "sphere", bn_momentum, f"decoder{i}")
-        if intermediate_supervision:
-            outputs.append(keras.layers.Conv2D(channels, 1, activation="sigmoid", name=f"coarse{i}")(x))
-        x = PaddedConvTranspose(width(n_dec - i - 1), 3, 2, "sphere", name=f"decoder{i}_up")(x)
-        x = _bn_relu(x, bn_momentum, f"decoder{i}_up")
-    x = PaddedConvTranspose(channels, 7, 2, "sphere", use_bias=True, name="decoder_out")(x)
-    outputs.append(keras.layers.Activation("sigmoid", name="embedding")(x))
+    latent = encode(images, "reflect", n_latent=n_latent, **blocks)
+    outputs = decode(latent, n, channels, "sphere", intermediate_supervision=intermediate_supervision, **blocks)
     return keras.Model(images, outputs if intermediate_supervision else outputs[0], name="sph_embedding_residual")
 
 

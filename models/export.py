@@ -15,6 +15,24 @@ def inference_copy(model, build):
     return copy
 
 
+class Serving(tf.Module):
+    """A SavedModel module with one signature: {input_name: batch} -> {output_name: model(batch)}.
+
+    The input spec is the model's input shape with a free batch size; for a model with
+    several outputs (intermediate supervision) the last, full-resolution one is served."""
+
+    def __init__(self, model, input_name, output_name):
+        super().__init__()
+        self.model = model
+        self.output_name = output_name
+        spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name=input_name)
+        self.serve = tf.function(self._serve, input_signature=[spec])
+
+    def _serve(self, batch):
+        out = self.model(batch, training=False)
+        return {self.output_name: out[-1] if isinstance(out, (list, tuple)) else out}
+
+
 def save(module, signatures, path, metadata_name, metadata):
     """tf.saved_model.save into a temporary folder, add metadata, then rename into place."""
     tmp = f"{path}.tmp-{os.getpid()}"
@@ -25,6 +43,18 @@ def save(module, signatures, path, metadata_name, metadata):
     if os.path.exists(path):
         shutil.rmtree(path)
     os.replace(tmp, path)
+
+
+def load_serving(path):
+    """The serving_default signature of a SavedModel, as a function of keyword tensors.
+
+    The function holds the loaded object, so its variables live as long as it does
+    (a bare signature loses them once the object is collected, e.g. inside tf.data)."""
+    loaded = tf.saved_model.load(path)
+
+    def serve(**inputs):
+        return loaded.signatures["serving_default"](**inputs)
+    return serve
 
 
 def read_metadata(path, metadata_name, what, how):

@@ -1,8 +1,11 @@
-"""Shared helpers for the tests: band-limited random signals and direct (slow) synthesis."""
+"""Shared helpers for the tests: band-limited random signals, direct (slow) synthesis, and
+a tiny trained run (dataset + teacher) shared by the model tests of one session."""
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 from scipy.special import sph_harm_y
+
+from training.config import DataConfig, EmbeddingConfig, TeacherConfig
 
 
 def random_coefficients(rng, b, shape=(), real=False):
@@ -50,3 +53,21 @@ def random_rotations(rng, n):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20190609)
+
+
+TINY_DATA = DataConfig(classes=("chair", "mug", "car"), train_instances=4, test_instances=1, train_poses=4,
+                       test_poses=2, bandwidth=8, image_size=16, shard_size=16, seed=5)
+TINY_TEACHER = TeacherConfig(channels=(6, 8), pool_after=(1,), embedding_block=1, batch_size=8, epochs=2,
+                             learning_rates=(5e-3,), boundaries=())
+TINY_EMBEDDING = EmbeddingConfig(layers_per_block=1, max_channels=16, n_latent=32, batch_size=8, epochs=4,
+                                 learning_rates=(3e-3,), boundaries=(), validation_every=4, bn_momentum=0.5)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A run folder with a 16x16-image dataset (bandwidth 8) and a trained 16x16x6 teacher."""
+    from training import dataset, train_teacher
+    run = tmp_path_factory.mktemp("tiny_run")
+    dataset.build(TINY_DATA, run / "data", progress=False)
+    train_teacher.train(TINY_TEACHER, str(run / "data"), str(run), verbose=0)
+    return run

@@ -14,9 +14,9 @@ from PIL import Image
 from models.embedding import ResidualUnit, build_embedding_model
 from models.losses import area_weighted_huber, relative_err
 from models.padding import PaddedConv, PaddedConvTranspose, pad
-from training import dataset
-from training.config import DataConfig, EmbeddingConfig, TeacherConfig
-from training import train_embedding, train_teacher
+from training import train_embedding
+
+from conftest import TINY_EMBEDDING as EMBEDDING
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,20 +65,9 @@ def test_loss_by_hand():
     assert float(relative_err(target, prediction)) == pytest.approx(expected_rel, rel=1e-6)
 
 
-DATA = DataConfig(classes=("chair", "mug", "car"), train_instances=4, test_instances=1, train_poses=4,
-                  test_poses=2, bandwidth=8, image_size=16, shard_size=16, seed=5)
-TEACHER = TeacherConfig(channels=(6, 8), pool_after=(1,), embedding_block=1, batch_size=8, epochs=2,
-                        learning_rates=(5e-3,), boundaries=())
-EMBEDDING = EmbeddingConfig(layers_per_block=1, max_channels=16, n_latent=32, batch_size=8, epochs=4,
-                            learning_rates=(3e-3,), boundaries=(), validation_every=4, bn_momentum=0.5)
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("run")
-    dataset.build(DATA, run / "data", progress=False)
-    train_teacher.train(TEACHER, str(run / "data"), str(run), verbose=0)
-    return run
+def run(tiny_run):
+    return tiny_run
 
 
 def test_tiny_fit_export_and_reload(run):

@@ -100,9 +100,30 @@ class RegressionConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """The novel-view synthesiser: spherical embedding -> render of the same pose (L1 loss).
+
+    inputs: "target" (teacher embeddings of the spheres) or "predicted" (the exported
+    image embedding model's output for the images). Held-out validation and the
+    learning-rate schedule as in EmbeddingConfig.
+    """
+    inputs: str = "target"
+    layers_per_block: int = 1
+    max_channels: int = 64
+    n_latent: int = 512
+    bn_momentum: float = 0.95
+    batch_size: int = 32
+    epochs: int = 6
+    learning_rates: tuple = (1e-3, 3e-4)
+    boundaries: tuple = (4,)
+    validation_every: int = 10
+    seed: int = 0
+
+
 PRESETS = {
     "quick": {"data": DataConfig(), "teacher": TeacherConfig(), "embedding": EmbeddingConfig(),
-              "regression": RegressionConfig()},
+              "regression": RegressionConfig(), "synthesis": SynthesisConfig()},
     "paper": {"data": DataConfig(source="modelnet40", classes=(), train_instances=0, test_instances=0,
                                  train_poses=16, test_poses=16, image_size=128),
               "teacher": TeacherConfig(branches=2, channels=(16, 16, 32, 32, 64, 64, 128, 128),
@@ -111,7 +132,9 @@ PRESETS = {
               "embedding": EmbeddingConfig(layers_per_block=2, max_channels=256, bn_momentum=0.997, epochs=60,
                                            boundaries=(40, 50),
                                            cache_targets=False),
-              "regression": RegressionConfig(epochs=60, boundaries=(40, 50))},
+              "regression": RegressionConfig(epochs=60, boundaries=(40, 50)),
+              "synthesis": SynthesisConfig(layers_per_block=2, max_channels=256, n_latent=1024, bn_momentum=0.997,
+                                           epochs=60, learning_rates=(1e-3, 3e-4, 1e-4), boundaries=(40, 50))},
 }
 
 

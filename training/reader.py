@@ -8,11 +8,12 @@ random_rotation=True applies a fresh uniform rotation Q to every sphere each tim
 is read (for the teacher) and sets rotation to Q R; images are left as they are.
 """
 import json
-import math
 import os
 
 import numpy as np
 import tensorflow as tf
+
+from models.rotation import random_rotation_matrices, rotate_spheres
 
 
 def load_manifest(data_dir):
@@ -22,51 +23,6 @@ def load_manifest(data_dir):
                          "(or finish an interrupted build by running it again)")
     with open(path) as f:
         return json.load(f)
-
-
-def random_rotation_matrices(n, seed=None):
-    """(n, 3, 3) float32 rotations uniform on SO(3) (normalised Gaussian quaternions)."""
-    q = tf.random.normal([n, 4], seed=seed) if seed is None else tf.random.stateless_normal([n, 4], seed)
-    q = q / tf.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = tf.unstack(q, axis=-1)
-    rows = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
-    return tf.stack([tf.stack(r, axis=-1) for r in rows], axis=-2)
-
-
-def rotate_spheres(spheres, rotations):
-    """Lambda(Q) f, i.e. f(Q^T x), for NHWC maps on the S2kit grid by bilinear resampling.
-
-    spheres (B, 2b, 2b, C), rotations (B, 3, 3). Longitude wraps; colatitude is clamped
-    to the first and last rows (no sample lies on a pole). Approximate (interpolation),
-    unlike soft.rotate, but cheap enough for tf.data on the fly.
-    """
-    n = tf.shape(spheres)[1]
-    nf = tf.cast(n, tf.float32)
-    idx = tf.range(n, dtype=tf.float32)
-    theta = math.pi * (2 * idx + 1) / (2 * nf)
-    phi = 2 * math.pi * idx / nf
-    t, p = tf.meshgrid(theta, phi, indexing="ij")
-    x = tf.stack([tf.sin(t) * tf.cos(p), tf.sin(t) * tf.sin(p), tf.cos(t)], axis=-1)  # (n, n, 3)
-    y = tf.einsum("hwi,bij->bhwj", x, tf.cast(rotations, tf.float32))  # rows Q^T x
-    src_theta = tf.atan2(tf.norm(y[..., :2], axis=-1), y[..., 2])
-    src_phi = tf.math.floormod(tf.atan2(y[..., 1], y[..., 0]), 2 * math.pi)
-    row = tf.clip_by_value(src_theta * nf / math.pi - 0.5, 0.0, nf - 1.0)
-    col = src_phi * nf / (2 * math.pi)
-    r0, c0 = tf.floor(row), tf.floor(col)
-    wr, wc = (row - r0)[..., None], (col - c0)[..., None]
-    r0 = tf.cast(r0, tf.int32)
-    r1 = tf.minimum(r0 + 1, n - 1)
-    c0 = tf.math.floormod(tf.cast(c0, tf.int32), n)
-    c1 = tf.math.floormod(c0 + 1, n)
-
-    def at(r, c):
-        return tf.gather_nd(spheres, tf.stack([r, c], axis=-1), batch_dims=1)
-
-    top = at(r0, c0) * (1 - wc) + at(r0, c1) * wc
-    bottom = at(r1, c0) * (1 - wc) + at(r1, c1) * wc
-    return top * (1 - wr) + bottom * wr
 
 
 def _parser(manifest):
@@ -116,6 +72,35 @@ def read(data_dir, split, batch_size, *, shuffle=False, repeat=False, random_rot
     if random_rotation:
         ds = ds.map(_randomly_rotated, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas=1, cache=True, seed=0):
+    """(train, validation, counts): (input, target) datasets from the train split.
+
+    to_pairs maps a batch dict (see module doc) to (input, target) tensors. Every
+    `validation_every`-th training instance is held out for validation. cache keeps
+    the pairs in memory after the first pass (poses are fixed, so targets never change).
+    The training set repeats, shuffled; with several replicas the last partial
+    validation batch is dropped (a replica must never receive an empty batch)."""
+    manifest = load_manifest(data_dir)
+    samples = manifest["splits"]["train"]["samples"]
+    held_out = lambda b: tf.equal(b["instance_id"] % validation_every, 0)  # noqa: E731
+
+    def subset(keep):
+        ds = read(data_dir, "train", 256).unbatch().filter(lambda b: keep(held_out(b)))
+        ds = ds.batch(256).map(to_pairs, num_parallel_calls=1)
+        return ds.cache() if cache else ds
+
+    train = subset(tf.logical_not).unbatch()
+    validation = subset(tf.identity).unbatch().batch(batch_size, drop_remainder=replicas > 1)
+    with open(os.path.join(data_dir, "instances.json")) as f:
+        ids = [i["instance_id"] for i in json.load(f)["instances"] if i["split"] == "train"]
+    n_train = sum(1 for i in ids if i % validation_every) * manifest["splits"]["train"]["poses"]
+    if n_train < batch_size:
+        raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training images")
+    train = train.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
+    train = train.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    return train, validation.prefetch(tf.data.AUTOTUNE), {"train": n_train, "validation": samples - n_train}
 
 
 def as_numpy(data_dir, split, batch_size=256):

@@ -11,12 +11,10 @@ TensorBoard, checkpoints and BackupAndRestore (a killed run resumes at its last
 finished epoch). Exports <run>/embedding: serving signature images -> embedding,
 without optimizer state. An existing export is kept unless --force.
 """
-import json
 import os
 import sys
 import time
 
-import tensorflow as tf
 import tf_keras as keras
 
 from models import export
@@ -31,44 +29,15 @@ METADATA = "embedding.json"
 
 
 def split_datasets(data_dir, teacher, config, batch_size, replicas=1):
-    """(train, validation, counts): (image, target) datasets from the train split.
-
-    With several replicas the last partial validation batch is dropped: a replica
-    must never receive an empty batch."""
-    manifest = reader.load_manifest(data_dir)
-    samples = manifest["splits"]["train"]["samples"]
-    held_out = lambda b: tf.equal(b["instance_id"] % config.validation_every, 0)  # noqa: E731
-
-    def subset(keep):
-        ds = reader.read(data_dir, "train", 256).unbatch().filter(lambda b: keep(held_out(b)))
-        ds = ds.batch(256).map(lambda b: (b["image"], teacher(b["sphere"])), num_parallel_calls=1)
-        return ds.cache() if config.cache_targets else ds
-
-    train = subset(tf.logical_not).unbatch()
-    validation = subset(tf.identity).unbatch().batch(batch_size, drop_remainder=replicas > 1)
-    with open(os.path.join(data_dir, "instances.json")) as f:
-        ids = [i["instance_id"] for i in json.load(f)["instances"] if i["split"] == "train"]
-    n_train = sum(1 for i in ids if i % config.validation_every) * manifest["splits"]["train"]["poses"]
-    train = train.shuffle(4096, seed=config.seed, reshuffle_each_iteration=True).repeat()
-    train = train.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    return train, validation.prefetch(tf.data.AUTOTUNE), {"train": n_train, "validation": samples - n_train}
-
-
-class _Serving(tf.Module):
-    def __init__(self, model, image_size):
-        super().__init__()
-        self.model = model
-        self.serve = tf.function(self._serve, input_signature=[
-            tf.TensorSpec([None, image_size, image_size, 1], tf.float32, name="images")])
-
-    def _serve(self, images):
-        out = self.model(images, training=False)
-        return {"embedding": out[-1] if isinstance(out, (list, tuple)) else out}
+    """(train, validation, counts) of (image, teacher embedding) pairs; see reader.held_out_pairs."""
+    return reader.held_out_pairs(data_dir, lambda b: (b["image"], teacher(b["sphere"])),
+                                 validation_every=config.validation_every, batch_size=batch_size,
+                                 replicas=replicas, cache=config.cache_targets, seed=config.seed)
 
 
 def export_embedding(model, path, metadata, build):
     image_size = model.input_shape[1]
-    module = _Serving(export.inference_copy(model, build), image_size)
+    module = export.Serving(export.inference_copy(model, build), "images", "embedding")
     export.save(module, {"serving_default": module.serve}, path, METADATA, {**metadata, "image_size": image_size})
 
 
@@ -93,8 +62,6 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     train_ds, val_ds, counts = split_datasets(data_dir, teacher, config, config.batch_size,
                                               distribution.num_replicas_in_sync)
     steps = counts["train"] // config.batch_size
-    if steps == 0:
-        raise ValueError(f"batch_size {config.batch_size} exceeds the {counts['train']} training images")
     def build():
         return build_embedding_model(image_size, target_shape, layers_per_block=config.layers_per_block,
                                      max_channels=config.max_channels, n_latent=config.n_latent,
