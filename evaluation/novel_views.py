@@ -104,11 +104,16 @@ def run(run_dir, out=None, data_dir=None, modes=("pred", "target"), rotation="bi
     return rows
 
 
+def format_table(rows):
+    """The Markdown novel-view table of run()'s rows, as lines."""
+    lines = ["| method | rotation deg | L1 | PSNR dB | SSIM | pairs |", "|---|---|---|---|---|---|"]
+    return lines + [f"| {r['method']} | {r['angles']} | {r['l1']:.4f} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+                    f"{r['pairs']} |" for r in rows]
+
+
 def _write_table(path, rows, rotation, meta):
-    lines = [f"Novel views (synthesiser trained on {meta['inputs']} embeddings; embedding rotation: {rotation})", "",
-             "| method | rotation deg | L1 | PSNR dB | SSIM | pairs |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['method']} | {r['angles']} | {r['l1']:.4f} | {r['psnr']:.2f} | {r['ssim']:.3f} | {r['pairs']} |"
-              for r in rows]
+    lines = [f"Novel views (synthesiser trained on {meta['inputs']} embeddings; embedding rotation: {rotation})",
+             ""] + format_table(rows)
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -121,7 +126,8 @@ def _plot_grid(path, test, first, second, angles, views, count):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    instances = np.unique(first)[:count]
+    instances = np.unique(first)
+    instances = instances[np.linspace(0, len(instances) - 1, min(count, len(instances))).astype(int)]
     per_row = [np.flatnonzero(first == i)[:3] for i in instances]
     columns = 1 + max(len(p) for p in per_row) * (len(views) + 1)
     fig, axes = plt.subplots(len(instances), columns, figsize=(1.6 * columns, 1.7 * len(instances)), squeeze=False)

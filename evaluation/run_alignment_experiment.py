@@ -147,12 +147,16 @@ def run_experiment(run, name, modes=MODES, kinds=("same", "diff"), data_dir=None
     return rows, speeds
 
 
-def _append_tables(path, name, settings, rows, raw):
-    lines = [f"\n### {name}\n", f"Settings: {json.dumps(settings)}\n",
-             "| name | mode | same/diff | median deg | mean deg | acc@15 | acc@30 | pairs |",
+def format_table(rows):
+    """The Markdown alignment-error table of run_experiment's rows, as lines."""
+    lines = ["| name | mode | same/diff | median deg | mean deg | acc@15 | acc@30 | pairs |",
              "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['name']} | {r['mode']} | {r['kind']} | {r['median']:.2f} | {r['mean']:.2f} | "
-              f"{100 * r['acc15']:.1f} % | {100 * r['acc30']:.1f} % | {r['pairs']} |" for r in rows]
+    return lines + [f"| {r['name']} | {r['mode']} | {r['kind']} | {r['median']:.2f} | {r['mean']:.2f} | "
+                    f"{100 * r['acc15']:.1f} % | {100 * r['acc30']:.1f} % | {r['pairs']} |" for r in rows]
+
+
+def _append_tables(path, name, settings, rows, raw):
+    lines = [f"\n### {name}\n", f"Settings: {json.dumps(settings)}\n"] + format_table(rows)
     lines += ["", "Per class, median deg (same-instance pairs):", ""]
     same = {k.split("/")[0]: v["per_class"] for k, v in raw.items() if k.endswith("/same")}
     if same:
@@ -236,11 +240,7 @@ def main(argv=None):
                                       args.weighting, args.score)
     except ValueError as err:
         parser.exit(2, f"error: {err}\n")
-    print("| name | mode | same/diff | median deg | mean deg | acc@15 | acc@30 | pairs |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['name']} | {r['mode']} | {r['kind']} | {r['median']:.2f} | {r['mean']:.2f} | "
-              f"{100 * r['acc15']:.1f} % | {100 * r['acc30']:.1f} % | {r['pairs']} |")
+    print("\n".join(format_table(rows)))
     print("pairs/s: " + ", ".join(f"{k} {v:.0f}" for k, v in speeds.items() if v == v))
     print(f"tables, raw results and plots in {args.out or os.path.join(args.run, 'eval')}")
 

@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 from scipy.special import sph_harm_y
 
-from training.config import DataConfig, EmbeddingConfig, TeacherConfig
+from training import config as configs
 
 
 def random_coefficients(rng, b, shape=(), real=False):
@@ -55,12 +55,8 @@ def rng():
     return np.random.default_rng(20190609)
 
 
-TINY_DATA = DataConfig(classes=("chair", "mug", "car"), train_instances=4, test_instances=1, train_poses=4,
-                       test_poses=2, bandwidth=8, image_size=16, shard_size=16, seed=5)
-TINY_TEACHER = TeacherConfig(channels=(6, 8), pool_after=(1,), embedding_block=1, batch_size=8, epochs=2,
-                             learning_rates=(5e-3,), boundaries=())
-TINY_EMBEDDING = EmbeddingConfig(layers_per_block=1, max_channels=16, n_latent=32, batch_size=8, epochs=4,
-                                 learning_rates=(3e-3,), boundaries=(), validation_every=4, bn_momentum=0.5)
+TINY_DATA, TINY_TEACHER, TINY_EMBEDDING, TINY_SYNTHESIS = (
+    configs.load("tiny", section) for section in ("data", "teacher", "embedding", "synthesis"))
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,8 @@ from evaluation import novel_views
 from models.rotation import rotate_spheres
 from models.synthesis import build_synthesis_model
 from training import train_embedding, train_synthesis
-from training.config import SynthesisConfig
 
-from conftest import TINY_EMBEDDING, random_coefficients, random_rotations
-
-SYNTHESIS = SynthesisConfig(layers_per_block=1, max_channels=16, n_latent=32, batch_size=8, epochs=4,
-                            learning_rates=(3e-3,), boundaries=(), validation_every=4, bn_momentum=0.5)
-
+from conftest import TINY_EMBEDDING, TINY_SYNTHESIS as SYNTHESIS, random_coefficients, random_rotations
 
 def smooth_batch(rng, b=16, degree=4, batch=3, channels=2):
     """(batch, 2b, 2b, channels) real maps band-limited at `degree` on the bandwidth-b grid."""
@@ -95,7 +90,7 @@ def test_predicted_inputs_and_novel_view_experiment(tiny_run, tmp_path):
         assert f"| {method} |" in table
     raw = json.loads((tmp_path / "out" / "novel_views.json").read_text())
     truth = np.array(raw["angle_deg"])
-    assert len(truth) == len(raw["first"]) == 3  # three test instances, pose 0 -> pose 1
+    assert len(truth) == len(raw["first"]) == 6  # six test instances, pose 0 -> pose 1
     copy = np.array(raw["scores"]["copy input"]["psnr"])
     assert np.all(np.isfinite(copy)) and (tmp_path / "out" / "novel_views.png").stat().st_size > 0
     with pytest.raises(SystemExit):

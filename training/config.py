@@ -122,6 +122,17 @@ class SynthesisConfig:
 
 
 PRESETS = {
+    "tiny": {"data": DataConfig(classes=("chair", "mug", "car"), train_instances=4, test_instances=2,
+                                train_poses=4, test_poses=2, bandwidth=8, image_size=16, shard_size=16, seed=5),
+             "teacher": TeacherConfig(channels=(6, 8), pool_after=(1,), embedding_block=1, batch_size=8, epochs=2,
+                                      learning_rates=(5e-3,), boundaries=()),
+             "embedding": EmbeddingConfig(layers_per_block=1, max_channels=16, n_latent=32, batch_size=8, epochs=4,
+                                          learning_rates=(3e-3,), boundaries=(), validation_every=4, bn_momentum=0.5),
+             "regression": RegressionConfig(hidden=16, batch_size=8, epochs=2,
+                                            learning_rates=(3e-3,), boundaries=()),
+             "synthesis": SynthesisConfig(max_channels=16, n_latent=32, batch_size=8, epochs=4,
+                                          learning_rates=(3e-3,), boundaries=(), validation_every=4,
+                                          bn_momentum=0.5)},
     "quick": {"data": DataConfig(), "teacher": TeacherConfig(), "embedding": EmbeddingConfig(),
               "regression": RegressionConfig(), "synthesis": SynthesisConfig()},
     "paper": {"data": DataConfig(source="modelnet40", classes=(), train_instances=0, test_instances=0,

@@ -53,16 +53,38 @@ def _randomly_rotated(batch):
     return batch
 
 
+def verify_shards(data_dir, split):
+    """Read every record of a split's shards once (TFRecord CRCs are checked) and compare
+    the counts with the sidecars; ValueError naming the first bad shard."""
+    manifest = load_manifest(data_dir)
+    for name in manifest["splits"][split]["shards"]:
+        path = os.path.join(data_dir, name)
+        if not os.path.exists(path):
+            raise ValueError(f"{path}: missing shard; re-run python -m training.make_dataset to rebuild it")
+        try:
+            count = int(tf.data.TFRecordDataset(path).reduce(np.int64(0), lambda n, _: n + 1))
+        except tf.errors.DataLossError as err:
+            raise ValueError(f"{path}: corrupted TFRecord shard ({err.message.splitlines()[0]}); delete it and its "
+                             ".json sidecar, then re-run python -m training.make_dataset to rebuild it") from None
+        with open(path + ".json") as f:
+            expected = json.load(f)["samples"]
+        if count != expected:
+            raise ValueError(f"{path}: {count} records, its sidecar says {expected}; delete it and its .json "
+                             "sidecar, then re-run python -m training.make_dataset to rebuild it")
+
+
 def read(data_dir, split, batch_size, *, shuffle=False, repeat=False, random_rotation=False,
-         drop_remainder=False, seed=None, shuffle_buffer=2048):
-    """A batched tf.data.Dataset of sample dicts (see module doc), prefetched."""
+         drop_remainder=False, seed=None, shuffle_buffer=2048, verify=True):
+    """A batched tf.data.Dataset of sample dicts (see module doc), prefetched.
+
+    verify: check every shard first (verify_shards), so a corrupted file is named
+    before training starts rather than failing mid-epoch with a bare DataLossError."""
     manifest = load_manifest(data_dir)
     if split not in manifest["splits"]:
         raise ValueError(f"unknown split {split!r}; {data_dir} has {sorted(manifest['splits'])}")
     files = [os.path.join(data_dir, name) for name in manifest["splits"][split]["shards"]]
-    missing = [f for f in files if not os.path.exists(f)]
-    if missing:
-        raise ValueError(f"{data_dir}: missing shard files {missing[:3]}")
+    if verify:
+        verify_shards(data_dir, split)
     ds = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE if shuffle else None)
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
