@@ -33,8 +33,22 @@ class Serving(tf.Module):
         return {self.output_name: out[-1] if isinstance(out, (list, tuple)) else out}
 
 
+def is_chief():
+    """Whether this process writes checkpoints, logs and exports: always, except under a
+    multi-machine TF_CONFIG, where only the chief (or worker 0 when there is none) does."""
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    cluster = resolver.cluster_spec().as_dict()
+    if not cluster or resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
+
+
 def save(module, signatures, path, metadata_name, metadata):
-    """tf.saved_model.save into a temporary folder, add metadata, then rename into place."""
+    """tf.saved_model.save into a temporary folder, add metadata, then rename into place.
+    Only the chief writes (is_chief); other workers of a multi-machine run skip it."""
+    if not is_chief():
+        print(f"not the chief worker: the chief writes {path}")
+        return
     tmp = f"{path}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tf.saved_model.save(module, tmp, signatures=signatures)

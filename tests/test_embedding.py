@@ -61,6 +61,12 @@ def test_loss_by_hand():
     huber = np.where(np.abs(diffs) <= delta, 0.5 * diffs**2, delta * (np.abs(diffs) - 0.5 * delta))
     assert float(area_weighted_huber(target, prediction, delta)) == pytest.approx(huber.mean(), rel=1e-6)
     assert float(area_weighted_huber(target, [prediction, prediction], delta)) == pytest.approx(huber.mean(), rel=1e-6)
+    # pose_weight: the same loss again on the maps minus their sphere means (equal row
+    # weights here, so plain means: target 0.5, prediction 0.325), times the weight
+    centred = (np.array([0.1, 0.0, 0.0, -0.8]) - (0.325 - 0.5)) * w  # (p - t) - (mean p - mean t)
+    pose = np.where(np.abs(centred) <= delta, 0.5 * centred**2, delta * (np.abs(centred) - 0.5 * delta))
+    assert float(area_weighted_huber(target, prediction, delta, pose_weight=3.0)) == pytest.approx(
+        huber.mean() + 3.0 * pose.mean(), rel=1e-6)
     expected_rel = np.mean(np.abs([0.1, 0, 0, 0.8]) / (np.array([0.5, 0.8, 1.2, 0.8]) + 1e-8))
     assert float(relative_err(target, prediction)) == pytest.approx(expected_rel, rel=1e-6)
 
@@ -130,3 +136,23 @@ def test_mirrored_strategy_on_two_logical_cpus(run):
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "training on 2 replica(s)" in result.stdout
+
+
+def test_only_the_chief_writes(monkeypatch, tmp_path):
+    import json
+    from models import export
+    from training import fit
+    workers = {"worker": ["host1:1", "host2:2"]}
+    for cluster, task, chief in ((workers, ("worker", 0), True), (workers, ("worker", 1), False),
+                                 ({**workers, "chief": ["host0:0"]}, ("worker", 0), False),
+                                 ({**workers, "chief": ["host0:0"]}, ("chief", 0), True)):
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": task[0], "index": task[1]}}))
+        assert export.is_chief() is chief, (cluster, task)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": workers, "task": {"type": "worker", "index": 1}}))
+    module = tf.Module()
+    export.save(module, None, str(tmp_path / "export"), "meta.json", {})
+    assert not (tmp_path / "export").exists()
+    logs = [c.log_dir for c in fit.callbacks(str(tmp_path / "work")) if isinstance(c, keras.callbacks.TensorBoard)]
+    assert not logs[0].startswith(str(tmp_path))
+    monkeypatch.delenv("TF_CONFIG")
+    assert export.is_chief()

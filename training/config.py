@@ -68,6 +68,8 @@ class EmbeddingConfig:
     Every `validation_every`-th training instance is held out for validation.
     Targets come from the frozen teacher in the input pipeline; cache_targets keeps
     them in memory after the first epoch (poses are fixed, so they never change).
+    pose_weight: extra weight on the loss of the maps minus their sphere means (the
+    rotating part; see models.losses); 0 is the gist's loss.
     """
     layers_per_block: int = 1
     max_channels: int = 64
@@ -75,6 +77,7 @@ class EmbeddingConfig:
     intermediate_supervision: bool = False
     bn_momentum: float = 0.95
     huber_delta: float = 0.1
+    pose_weight: float = 0.0
     batch_size: int = 32
     epochs: int = 12
     learning_rates: tuple = (1e-3, 3e-4, 1e-4)

@@ -8,6 +8,8 @@ import sys
 import tensorflow as tf
 import tf_keras as keras
 
+from models import export
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
@@ -48,8 +50,14 @@ def verbosity(verbose):
 def callbacks(work_dir, config=None):
     """TensorBoard logs, per-epoch weight checkpoints, and BackupAndRestore so that a
     killed run resumes at the last finished epoch. A backup left by a run with another
-    config (saved as run_config.json) is discarded rather than resumed."""
-    if config is not None:
+    config (saved as run_config.json) is discarded rather than resumed. Workers other
+    than the chief (see models.export.is_chief) keep their logs and checkpoints in a private
+    temporary folder; BackupAndRestore coordinates the workers itself."""
+    backup = os.path.join(work_dir, "backup")
+    if not export.is_chief():
+        import tempfile
+        work_dir = tempfile.mkdtemp(prefix="worker-")
+    elif config is not None:
         os.makedirs(work_dir, exist_ok=True)
         path = os.path.join(work_dir, "run_config.json")
         if os.path.exists(path):
@@ -62,7 +70,7 @@ def callbacks(work_dir, config=None):
     return [
         keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), write_graph=False),
         keras.callbacks.ModelCheckpoint(os.path.join(work_dir, "checkpoints", "weights"), save_weights_only=True),
-        keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")),
+        keras.callbacks.BackupAndRestore(backup),
     ]
 
 

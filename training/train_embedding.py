@@ -74,7 +74,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         model.compile(
             optimizer=keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps),
                                             beta_1=config.adam_beta1, epsilon=config.adam_epsilon),
-            loss=[AreaWeightedHuber(config.huber_delta)] * outputs, loss_weights=[1.0 / outputs] * outputs,
+            loss=[AreaWeightedHuber(config.huber_delta, config.pose_weight)] * outputs, loss_weights=[1.0 / outputs] * outputs,
             metrics=[[relative_err] if i == outputs - 1 else [] for i in range(outputs)])
     if outputs > 1:
         train_ds = train_ds.map(lambda x, t: (x, (t,) * outputs))
