@@ -5,6 +5,9 @@
 2. First relative-pose figure on the test split: same-instance pairs (pose 0 with
    poses 1..n-1), soft.align on predicted embeddings, geodesic error against
    R_j R_0^T, beside the teacher's own embeddings on the same pairs (target mode).
+   And how much of the rotating part of the embeddings (each channel minus its sphere
+   mean: what changes with pose) the model predicts: energy of the prediction's and
+   of its error's rotating part, as fractions of the target's.
 3. Training images/s of the embedding model against a plain Model Garden ResNet-18
    classifier on the same input, measured in the same run, and the input pipeline's
    images/s (it must not be the bottleneck).
@@ -21,7 +24,7 @@ import tf_keras as keras
 import soft
 from models.export import load_serving
 from models.embedding import build_embedding_model
-from models.losses import area_weighted_huber
+from models.losses import area_weighted_huber, area_weights, sphere_mean
 from models.teacher import load_teacher
 from training import reader
 from training.dataset import write_json_atomic
@@ -57,6 +60,20 @@ def training_speed(embedding_model, image_size, batch_size=32, steps=15):
             model.train_on_batch(x, targets[name])
         rates[name] = steps * batch_size / (time.perf_counter() - start)
     return rates
+
+
+def rotating_energy(predicted, target):
+    """Area-weighted energy of the rotating (sphere-mean-removed) parts, summed over a batch
+    of NHWC embeddings: {"target", "predicted", "error"} and the last two over "target"."""
+    def part(x):
+        x = tf.constant(x, tf.float32)
+        return x - sphere_mean(x)
+
+    w = area_weights(predicted.shape[1])
+    energy = lambda x: float(tf.reduce_sum(x * x * w))  # noqa: E731
+    t, p = part(target), part(predicted)
+    out = {"target": energy(t), "predicted": energy(p), "error": energy(p - t)}
+    return {**out, "predicted_fraction": out["predicted"] / out["target"], "error_fraction": out["error"] / out["target"]}
 
 
 def pipeline_speed(data_dir, batch_size=32, batches=60):
@@ -95,6 +112,7 @@ def report(run, data_dir=None, speed=True):
     result = {
         "validation": {"samples": int(held_out.sum()), "model_loss": model_loss, "trivial_loss": trivial_loss,
                        "ratio": model_loss / trivial_loss},
+        "rotating_energy": rotating_energy(test_pred, test_target),
         "pose_error_deg": {"pred": pose_errors(first, second, test["rotation"], test_pred),
                            "target": pose_errors(first, second, test["rotation"], test_target)},
     }
@@ -127,6 +145,9 @@ def main(argv=None):
         p = r["pose_error_deg"][mode]
         print(f"| relative pose, same instance, {mode} (median / mean deg; acc@15; acc@30) | {p['median']:.1f} / "
               f"{p['mean']:.1f}; {100 * p['acc15']:.1f} %; {100 * p['acc30']:.1f} % ({p['pairs']} pairs) |")
+    e = r["rotating_energy"]
+    print(f"| rotating part (test split): predicted energy / target's; error energy / target's | "
+          f"{e['predicted_fraction']:.3f}; {e['error_fraction']:.3f} (1 = no better than predicting none) |")
     if "train_images_per_second" in r:
         s = r["train_images_per_second"]
         print(f"| training images/s: embedding model / Model Garden ResNet-18 (same input) | {s['embedding']:.0f} / "

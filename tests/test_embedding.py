@@ -156,3 +156,18 @@ def test_only_the_chief_writes(monkeypatch, tmp_path):
     assert not logs[0].startswith(str(tmp_path))
     monkeypatch.delenv("TF_CONFIG")
     assert export.is_chief()
+
+
+def test_rotating_energy_of_predictions(rng):
+    from evaluation.embedding_report import rotating_energy
+    from models.losses import sphere_mean
+    target = rng.random((3, 8, 8, 2)).astype(np.float32)
+    exact = rotating_energy(target, target)
+    assert exact["predicted_fraction"] == pytest.approx(1.0) and exact["error"] == pytest.approx(0.0, abs=1e-6)
+    means_only = np.broadcast_to(sphere_mean(tf.constant(target)).numpy(), target.shape)
+    none = rotating_energy(means_only, target)
+    assert none["predicted_fraction"] == pytest.approx(0.0, abs=1e-6)
+    assert none["error_fraction"] == pytest.approx(1.0, rel=1e-5)
+    half = rotating_energy(0.5 * (target + means_only), target)  # half the rotating part
+    assert half["predicted_fraction"] == pytest.approx(0.25, rel=1e-5)
+    assert half["error_fraction"] == pytest.approx(0.25, rel=1e-5)
