@@ -62,7 +62,8 @@ def _load_state(path):
 
 
 def run_demo(config_name="quick", run=None, overrides=None):
-    """Run (or finish) every stage; returns the state dict {stage: {seconds, summary}}."""
+    """Run (or finish) every stage; returns the state: {"config": name, "stages": {stage:
+    {"seconds", "summary", "path"}}}, also saved as <run>/demo_state.json."""
     run = run or os.path.join("runs", config_name)
     os.makedirs(run, exist_ok=True)
     state_path = os.path.join(run, STATE)
@@ -80,8 +81,8 @@ def run_demo(config_name="quick", run=None, overrides=None):
             continue
         print(f"{header} -> {where}", flush=True)
         start = time.time()
-        summary = fn()
-        done[name] = {"seconds": time.time() - start, "summary": summary, "path": where}
+        result = fn()
+        done[name] = {"seconds": time.time() - start, "summary": result, "path": where}
         write_json_atomic(state_path, state)
         print(f"{header}: finished in {done[name]['seconds']:.0f} s", flush=True)
     return state
