@@ -47,6 +47,16 @@ def test_rotation_by_r1_then_r2_is_rotation_by_r2_r1(rng):
     assert np.abs(novel_views.rotate_embeddings(maps, r1) - maps).max() > 0.2 * scale  # it did move
 
 
+def test_tf_rotation_runs_inside_tf_data(rng):
+    maps = smooth_batch(rng, batch=4).astype(np.float32)
+    rotations = random_rotations(rng, 4).astype(np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((maps, rotations)).batch(2).map(rotate_spheres)
+    rotated = np.concatenate(list(ds.as_numpy_iterator()))
+    np.testing.assert_allclose(rotated, rotate_spheres(maps, rotations).numpy(), atol=1e-6)
+    exact = soft.rotate(maps.astype(np.float64), rotations.astype(np.float64), channel_axis=-1)
+    assert np.abs(rotated - exact).max() < 0.03 * np.abs(maps).max()
+
+
 @pytest.mark.parametrize("embedding_shape, image_size", [((32, 32, 16), 64), ((32, 32, 16), 128), ((16, 16, 6), 16)])
 def test_synthesiser_shapes(embedding_shape, image_size):
     model = build_synthesis_model(embedding_shape, image_size, max_channels=16, n_latent=32)
