@@ -105,3 +105,21 @@ def test_predicted_inputs_and_novel_view_experiment(tiny_run, tmp_path):
     assert np.all(np.isfinite(copy)) and (tmp_path / "out" / "novel_views.png").stat().st_size > 0
     with pytest.raises(SystemExit):
         novel_views.main(["--run", str(tmp_path / "missing")])
+
+
+def test_paper_preset_models_fit_together():
+    """The documented paper configuration builds: two-branch teacher on 64 x 64 spheres,
+    128 x 128 images to its embedding, and the synthesiser back to 128 x 128 images."""
+    from models.embedding import build_embedding_model
+    from models.teacher import build_teacher
+    from training import config as configs
+    data, teacher, embedding, synthesis = (configs.load("paper", s) for s in ("data", "teacher", "embedding", "synthesis"))
+    spheres = build_teacher(teacher, data.bandwidth, len(data.sphere_channels), n_classes=40)
+    shape = tuple(spheres.output["embedding"].shape[1:])
+    assert shape == (32, 32, 64)
+    image_model = build_embedding_model(data.image_size, shape, layers_per_block=embedding.layers_per_block,
+                                        max_channels=embedding.max_channels, n_latent=embedding.n_latent)
+    assert image_model.output_shape == (None, *shape)
+    synthesiser = build_synthesis_model(shape, data.image_size, layers_per_block=synthesis.layers_per_block,
+                                        max_channels=synthesis.max_channels, n_latent=synthesis.n_latent)
+    assert synthesiser.output_shape == (None, 128, 128, 1)
