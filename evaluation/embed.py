@@ -42,7 +42,7 @@ def embed(model_dir, paths, batch_size=64):
     meta = read_metadata(model_dir)
     serve = load_serving(model_dir)
     images = load_images(paths, meta["image_size"])
-    return in_batches(lambda x: serve(images=x)["embedding"], images, batch_size)
+    return in_batches(lambda x: serve(images=x)["embedding"], images, batch_size=batch_size)
 
 
 def main(argv=None):

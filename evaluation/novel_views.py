@@ -39,9 +39,7 @@ def rotate_embeddings(embeddings, rotations, method="bilinear"):
     bilinear: models.rotation.rotate_spheres (TF, interpolation); spectral: soft.rotate
     (exact for maps band-limited at n / 2, which embeddings are not)."""
     if method == "bilinear":
-        return np.concatenate([rotate_spheres(tf.constant(embeddings[i : i + 64], tf.float32),
-                                              tf.constant(rotations[i : i + 64], tf.float32)).numpy()
-                               for i in range(0, len(embeddings), 64)])
+        return in_batches(rotate_spheres, embeddings.astype(np.float32), rotations.astype(np.float32))
     if method == "spectral":
         return soft.rotate(embeddings.astype(np.float64), rotations, channel_axis=-1).astype(np.float32)
     raise ValueError(f"rotation must be one of {ROTATIONS}, got {method!r}")

@@ -84,9 +84,8 @@ def regress_pairs(export_dir, images, first, second, chunk=128):
     read_metadata(export_dir)
     serve = load_serving(export_dir)
     start = time.perf_counter()
-    index = np.stack([first, second], axis=1)
-    rotations = in_batches(lambda ab: serve(images_a=tf.gather(images, ab[:, 0]),
-                                            images_b=tf.gather(images, ab[:, 1]))["rotation"], index, chunk)
+    rotations = in_batches(lambda a, b: serve(images_a=tf.gather(images, a), images_b=tf.gather(images, b))["rotation"],
+                           first, second, batch_size=chunk)
     estimates = soft.euler_zyz_to_matrix(soft.matrix_to_euler_zyz(rotations.astype(np.float64)))
     return estimates, len(first) / max(time.perf_counter() - start, 1e-9)
 
