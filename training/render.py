@@ -2,9 +2,10 @@
 
 Camera: a pinhole at (0, 0, camera_distance) looking at the origin along -z, image
 rows running from +y (top) to -y, columns from -x to +x; the field of view just holds
-the unit ball. Shading: Lambertian with a fixed light direction (camera frame, upper
-left, behind the camera) plus ambient: intensity = ambient + (1 - ambient) max(0, n.l)
-on the object, 0 (black) on the background; values in [0, 1]. Optional depth: the
+the unit ball. Shading: Lambertian with the light at the camera (a headlight, so that an
+in-plane turn of the image is exactly a turn of the object about the camera axis; see
+models.inplane) plus ambient: intensity = ambient + (1 - ambient) max(0, n.l) on the
+object, 0 (black) on the background; values in [0, 1]. Optional depth: the
 distance from the camera to the hit, 0 on the background.
 
 Pose R (mesh v -> R v) is rendered by rotating the camera rays by R^T, so one Embree
@@ -14,7 +15,7 @@ import numpy as np
 
 from .raycast import EmbreeMesh
 
-LIGHT = np.array([-0.4, 0.6, 1.0]) / np.linalg.norm([-0.4, 0.6, 1.0])
+LIGHT = np.array([0.0, 0.0, 1.0])  # towards the camera
 
 
 class Renderer:
