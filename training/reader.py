@@ -96,12 +96,14 @@ def read(data_dir, split, batch_size, *, shuffle=False, repeat=False, random_rot
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas=1, cache=True, seed=0):
+def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas=1, cache=True, seed=0,
+                   augment=None):
     """(train, validation, counts): (input, target) datasets from the train split.
 
     to_pairs maps a batch dict (see module doc) to (input, target) tensors. Every
     `validation_every`-th training instance is held out for validation. cache keeps
     the pairs in memory after the first pass (poses are fixed, so targets never change).
+    augment, if given, maps each training batch (input, target) afresh every epoch.
     The training set repeats, shuffled; with several replicas the last partial
     validation batch is dropped (a replica must never receive an empty batch)."""
     manifest = load_manifest(data_dir)
@@ -123,7 +125,10 @@ def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas
     if n_train < batch_size:
         raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training images")
     train = train.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
-    train = train.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    train = train.batch(batch_size, drop_remainder=True)
+    if augment is not None:
+        train = train.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.prefetch(tf.data.AUTOTUNE)
     return train, validation.prefetch(tf.data.AUTOTUNE), {"train": n_train, "validation": samples - n_train}
 
 

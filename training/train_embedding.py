@@ -19,6 +19,7 @@ import tf_keras as keras
 
 from models import export
 from models.embedding import build_embedding_model
+from models.inplane import random_inplane_rotation
 from models.losses import AreaWeightedHuber, relative_err
 from models.teacher import load_teacher
 
@@ -29,10 +30,13 @@ METADATA = "embedding.json"
 
 
 def split_datasets(data_dir, teacher, config, batch_size, replicas=1):
-    """(train, validation, counts) of (image, teacher embedding) pairs; see reader.held_out_pairs."""
+    """(train, validation, counts) of (image, teacher embedding) pairs; see reader.held_out_pairs.
+    With config.inplane_rotations every training pair is turned about the camera axis by a
+    fresh random multiple of the embedding's longitude step (models.inplane)."""
     return reader.held_out_pairs(data_dir, lambda b: (b["image"], teacher(b["sphere"])),
                                  validation_every=config.validation_every, batch_size=batch_size,
-                                 replicas=replicas, cache=config.cache_targets, seed=config.seed)
+                                 replicas=replicas, cache=config.cache_targets, seed=config.seed,
+                                 augment=random_inplane_rotation if config.inplane_rotations else None)
 
 
 def export_embedding(model, path, metadata, build):

@@ -4,7 +4,9 @@ python -m training.train_regression_baseline --config quick [--set epochs=4] [--
 
 A Siamese Model Garden ResNet on (image of pose i, image of pose j) of the same training
 instance regresses R_j R_i^T (6D representation, geodesic loss), with the image
-embedding's budget: `epochs` epochs of (training images / batch_size) steps. Same
+embedding's budget: `epochs` epochs of (training images / batch_size) steps, and the
+same in-plane rotation augmentation (each image turned by its own random angle, the
+target rotation turned to match; models.inplane) when config.inplane_rotations. Same
 callbacks, resume and export conventions as the other trainers: <run>/regression is a
 SavedModel (images_a, images_b) -> rotation.
 """
@@ -17,6 +19,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from models import export
+from models.inplane import random_inplane_pair_rotation
 from models.regression import build_regression_model, geodesic_loss
 
 from . import config as configs
@@ -67,6 +70,8 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     pairs = tf.data.Dataset.from_generator(
         lambda: pair_batches(data["image"], data["rotation"], data["instance_id"], config.batch_size, config.seed),
         output_signature=((spec, spec), tf.TensorSpec([config.batch_size, 3, 3], tf.float32)))
+    if config.inplane_rotations:
+        pairs = pairs.map(random_inplane_pair_rotation, num_parallel_calls=tf.data.AUTOTUNE)
     with fit.strategy(strategy_name).scope():
         model = build_regression_model(image_size, config.resnet_depth, config.hidden)
         model.compile(keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps)),
