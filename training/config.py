@@ -70,6 +70,9 @@ class EmbeddingConfig:
     them in memory after the first epoch (poses are fixed, so they never change).
     pose_weight: extra weight on the loss of the maps minus their sphere means (the
     rotating part; see models.losses); 0 is the gist's loss.
+    inplane_rotations: turn each training image about the camera axis by a random
+    multiple of the embedding's longitude step and shift its target to match, afresh
+    every epoch (exact for the headlight renders; see models.inplane).
     """
     layers_per_block: int = 1
     max_channels: int = 64
@@ -78,6 +81,7 @@ class EmbeddingConfig:
     bn_momentum: float = 0.95
     huber_delta: float = 0.1
     pose_weight: float = 0.0
+    inplane_rotations: bool = True
     batch_size: int = 32
     epochs: int = 12
     learning_rates: tuple = (1e-3, 3e-4, 1e-4)
@@ -93,9 +97,11 @@ class EmbeddingConfig:
 class RegressionConfig:
     """The learned peer: a Siamese Model Garden ResNet regressing the relative rotation of two
     images (6D representation, geodesic loss), trained on same-instance pairs of the train
-    split with the embedding's budget (epochs x train images / batch_size steps)."""
+    split with the embedding's budget (epochs x train images / batch_size steps) and, with
+    inplane_rotations, its augmentation (both images turned, the target rotation to match)."""
     resnet_depth: int = 18
     hidden: int = 256
+    inplane_rotations: bool = True
     batch_size: int = 32
     epochs: int = 12
     learning_rates: tuple = (1e-3, 3e-4, 1e-4)
@@ -136,8 +142,11 @@ PRESETS = {
              "synthesis": SynthesisConfig(max_channels=16, n_latent=32, batch_size=8, epochs=4,
                                           learning_rates=(3e-3,), boundaries=(), validation_every=4,
                                           bn_momentum=0.5)},
-    "quick": {"data": DataConfig(), "teacher": TeacherConfig(), "embedding": EmbeddingConfig(),
-              "regression": RegressionConfig(), "synthesis": SynthesisConfig()},
+    # quick: a block-6 teacher embedding (16 x 16 x 64) and the pose-weighted loss with in-plane
+    # rotations, sized for a 2-core CPU (README "The image embedding" has the measurements)
+    "quick": {"data": DataConfig(), "teacher": TeacherConfig(embedding_block=6),
+              "embedding": EmbeddingConfig(pose_weight=30.0, epochs=24, boundaries=(17, 21)),
+              "regression": RegressionConfig(epochs=24, boundaries=(17, 21)), "synthesis": SynthesisConfig()},
     "paper": {"data": DataConfig(source="modelnet40", classes=(), train_instances=0, test_instances=0,
                                  train_poses=16, test_poses=16, image_size=128),
               "teacher": TeacherConfig(branches=2, channels=(16, 16, 32, 32, 64, 64, 128, 128),
