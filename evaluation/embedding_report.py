@@ -9,8 +9,8 @@
    mean: what changes with pose) the model predicts: energy of the prediction's and
    of its error's rotating part, as fractions of the target's.
 3. Training images/s of the embedding model against a plain Model Garden ResNet-18
-   classifier on the same input, measured in the same run, and the input pipeline's
-   images/s (it must not be the bottleneck).
+   classifier on the same input, measured in the same run, and the training input
+   pipeline's images/s (cached targets, in-plane rotations; it must not be the bottleneck).
 Writes <run>/embedding_report.json.
 """
 import argparse
@@ -26,9 +26,11 @@ from models.export import load_serving
 from models.embedding import build_embedding_model
 from models.losses import area_weighted_huber, area_weights, sphere_mean
 from models.teacher import load_teacher
+from training import config as configs
 from training import reader
+from training.config import EmbeddingConfig
 from training.dataset import write_json_atomic
-from training.train_embedding import read_metadata
+from training.train_embedding import read_metadata, split_datasets
 
 from . import alignment
 from .inference import in_batches
@@ -76,10 +78,13 @@ def rotating_energy(predicted, target):
     return {**out, "predicted_fraction": out["predicted"] / out["target"], "error_fraction": out["error"] / out["target"]}
 
 
-def pipeline_speed(data_dir, batch_size=32, batches=60):
-    ds = reader.read(data_dir, "train", batch_size, shuffle=True, repeat=True)
+def pipeline_speed(data_dir, teacher, config, batch_size=32, batches=60):
+    """Images/s of the training input pipeline itself (cached teacher targets, in-plane
+    rotations as configured), after one epoch has filled its cache."""
+    ds, _, counts = split_datasets(data_dir, teacher, config, batch_size)
     iterator = iter(ds)
-    next(iterator)
+    for _ in range(counts["train"] // batch_size):
+        next(iterator)
     start = time.perf_counter()
     for _ in range(batches):
         next(iterator)
@@ -122,7 +127,8 @@ def report(run, data_dir=None, speed=True):
                                       n_latent=config["n_latent"], bn_momentum=config["bn_momentum"])
         rates = training_speed(model, meta["image_size"])
         result["train_images_per_second"] = {**rates, "ratio": rates["embedding"] / rates["resnet18"],
-                                             "input_pipeline": pipeline_speed(data_dir)}
+                                             "input_pipeline": pipeline_speed(
+                                                 data_dir, teacher, configs.from_json(EmbeddingConfig, config))}
     write_json_atomic(os.path.join(run, "embedding_report.json"), result)
     return result
 

@@ -10,7 +10,7 @@ import trimesh
 
 import soft
 from training import dataset, reader
-from training.config import DataConfig, apply_overrides, load
+from training.config import DataConfig, EmbeddingConfig, apply_overrides, from_json, load, to_json
 
 SMALL = DataConfig(classes=("chair", "mug", "car"), train_instances=2, test_instances=2, train_poses=3,
                    test_poses=2, bandwidth=8, image_size=16, shard_size=4, seed=7)
@@ -27,6 +27,13 @@ def test_config_overrides():
         apply_overrides(config, ["nonsense=1"])
     with pytest.raises(ValueError, match="unknown config"):
         load("huge", "data")
+
+
+def test_config_json_round_trip_keeps_types_and_defaults_new_fields():
+    config = load("quick", "embedding")
+    assert from_json(EmbeddingConfig, to_json(config)) == config
+    saved = {k: v for k, v in to_json(config).items() if k != "inplane_rotations"}  # saved before the field existed
+    assert from_json(EmbeddingConfig, saved).inplane_rotations == EmbeddingConfig().inplane_rotations
 
 
 def test_build_counts_order_and_determinism(tmp_path):

@@ -201,3 +201,10 @@ def load(name, section, overrides=()):
 
 def to_json(config):
     return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def from_json(cls, payload):
+    """The config dataclass `cls` saved by to_json (lists back to tuples; fields added since
+    the save keep their defaults)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in payload.items() if k in names})
