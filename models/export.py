@@ -45,10 +45,11 @@ def is_chief():
 
 def save(module, signatures, path, metadata_name, metadata):
     """tf.saved_model.save into a temporary folder, add metadata, then rename into place.
-    Only the chief writes (is_chief); other workers of a multi-machine run skip it."""
+    Only the chief writes (is_chief); other workers of a multi-machine run skip it.
+    Returns whether this process wrote the export."""
     if not is_chief():
         print(f"not the chief worker: the chief writes {path}")
-        return
+        return False
     tmp = f"{path}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tf.saved_model.save(module, tmp, signatures=signatures)
@@ -57,6 +58,7 @@ def save(module, signatures, path, metadata_name, metadata):
     if os.path.exists(path):
         shutil.rmtree(path)
     os.replace(tmp, path)
+    return True
 
 
 def load_serving(path):

@@ -70,14 +70,14 @@ class _Serving(tf.Module):
 
 
 def export_teacher(model, mean, std, path, metadata, build):
-    """Write the SavedModel atomically with its teacher.json; returns the metadata.
+    """Write the SavedModel atomically with its teacher.json; returns the metadata (None on a
+    worker that is not the chief, which writes nothing).
     build() makes the model's architecture afresh (see export.inference_copy)."""
     input_shape = model.input_shape[1:]
     module = _Serving(export.inference_copy(model, build), mean, std, input_shape)
     info = {**metadata, "input_shape": list(input_shape),
             "embedding_shape": list(model.output_shape["embedding"][1:])}
-    export.save(module, {"serving_default": module.serve}, path, METADATA, info)
-    return info
+    return info if export.save(module, {"serving_default": module.serve}, path, METADATA, info) else None
 
 
 def read_metadata(path):

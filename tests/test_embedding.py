@@ -150,12 +150,14 @@ def test_only_the_chief_writes(monkeypatch, tmp_path):
         assert export.is_chief() is chief, (cluster, task)
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": workers, "task": {"type": "worker", "index": 1}}))
     module = tf.Module()
-    export.save(module, None, str(tmp_path / "export"), "meta.json", {})
+    assert export.save(module, None, str(tmp_path / "export"), "meta.json", {}) is False
     assert not (tmp_path / "export").exists()
     logs = [c.log_dir for c in fit.callbacks(str(tmp_path / "work")) if isinstance(c, keras.callbacks.TensorBoard)]
     assert not logs[0].startswith(str(tmp_path))
     monkeypatch.delenv("TF_CONFIG")
     assert export.is_chief()
+    assert export.save(module, None, str(tmp_path / "export"), "meta.json", {}) is True
+    assert (tmp_path / "export" / "meta.json").exists()
 
 
 def test_rotating_energy_of_predictions(rng):

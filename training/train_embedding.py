@@ -42,7 +42,8 @@ def split_datasets(data_dir, teacher, config, batch_size, replicas=1):
 def export_embedding(model, path, metadata, build):
     image_size = model.input_shape[1]
     module = export.Serving(export.inference_copy(model, build), "images", "embedding")
-    export.save(module, {"serving_default": module.serve}, path, METADATA, {**metadata, "image_size": image_size})
+    return export.save(module, {"serving_default": module.serve}, path, METADATA,
+                       {**metadata, "image_size": image_size})
 
 
 def read_metadata(path):
@@ -88,10 +89,11 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
                         callbacks=fit.callbacks(os.path.join(run_dir, "embedding_work"), configs.to_json(config)) + list(extra_callbacks),
                         verbose=fit.verbosity(verbose))
     seconds = time.time() - start
-    export_embedding(model, export_dir, {
+    written = export_embedding(model, export_dir, {
         "teacher": os.path.abspath(teacher_path), "embedding_shape": list(target_shape),
         "config": configs.to_json(config), "train_seconds": seconds, "samples": counts}, build)
-    print(f"embedding model exported to {export_dir} ({seconds:.0f} s of training)")
+    if written:
+        print(f"embedding model exported to {export_dir} ({seconds:.0f} s of training)")
     return export_dir, history.history
 
 

@@ -83,9 +83,9 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     seconds = time.time() - start
     module = _Serving(export.inference_copy(
         model, lambda: build_regression_model(image_size, config.resnet_depth, config.hidden)), image_size)
-    export.save(module, {"serving_default": module.serve}, export_dir, METADATA,
-                {"image_size": image_size, "config": configs.to_json(config), "train_seconds": seconds})
-    print(f"regression peer exported to {export_dir} ({seconds:.0f} s of training)")
+    if export.save(module, {"serving_default": module.serve}, export_dir, METADATA,
+                   {"image_size": image_size, "config": configs.to_json(config), "train_seconds": seconds}):
+        print(f"regression peer exported to {export_dir} ({seconds:.0f} s of training)")
     return export_dir, history.history
 
 

@@ -46,7 +46,7 @@ def embedder(run_dir, inputs):
 
 def export_synthesis(model, path, metadata, build):
     module = export.Serving(export.inference_copy(model, build), "embeddings", "image")
-    export.save(module, {"serving_default": module.serve}, path, METADATA,
+    return export.save(module, {"serving_default": module.serve}, path, METADATA,
                 {**metadata, "embedding_shape": list(model.input_shape[1:]), "image_size": model.output_shape[1]})
 
 
@@ -85,10 +85,11 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
                         callbacks=fit.callbacks(os.path.join(run_dir, "synthesis_work"), configs.to_json(config))
                         + list(extra_callbacks), verbose=fit.verbosity(verbose))
     seconds = time.time() - start
-    export_synthesis(model, export_dir, {"inputs": config.inputs, "source": os.path.abspath(source),
+    written = export_synthesis(model, export_dir, {"inputs": config.inputs, "source": os.path.abspath(source),
                                          "config": configs.to_json(config), "train_seconds": seconds,
                                          "samples": counts}, build)
-    print(f"synthesis model exported to {export_dir} ({seconds:.0f} s of training)")
+    if written:
+        print(f"synthesis model exported to {export_dir} ({seconds:.0f} s of training)")
     return export_dir, history.history
 
 

@@ -83,8 +83,9 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         "n_classes": n_classes, "classes": manifest["classes"], "sphere_channels": manifest["features"]["sphere_channels"],
         "config": configs.to_json(config), "train_seconds": seconds,
         "train_samples_per_second": config.epochs * steps * config.batch_size / seconds}, build)
-    print(f"teacher exported to {export_dir}: embedding {info['embedding_shape']}, "
-          f"{info['train_samples_per_second']:.0f} training samples/s")
+    if info:
+        print(f"teacher exported to {export_dir}: embedding {info['embedding_shape']}, "
+              f"{info['train_samples_per_second']:.0f} training samples/s")
     return export_dir, history.history
 
 
