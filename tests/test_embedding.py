@@ -76,6 +76,33 @@ def run(tiny_run):
     return tiny_run
 
 
+def test_training_pairs_are_turned_images_with_shifted_targets(run):
+    """Every augmented training pair is some sample's image turned by 2 pi k / W with its
+    teacher target shifted by k columns (the wiring of models.inplane into the pipeline)."""
+    from models.inplane import roll_longitude, rotate_images
+    from models.teacher import load_teacher
+    from training import reader
+    data_dir = str(run / "data")
+    teacher = load_teacher(str(run / "teacher"))
+    raw = reader.as_numpy(data_dir, "train")
+    targets = teacher(tf.constant(raw["sphere"])).numpy()
+    width = targets.shape[2]
+    train, _, _ = train_embedding.split_datasets(data_dir, teacher, EMBEDDING, 8)
+    images, shifted = (t.numpy() for t in next(iter(train)))
+    turns = []
+    for image, target in zip(images, shifted):
+        matches = [(i, k) for k in range(width) for i in range(len(targets))
+                   if np.allclose(np.roll(targets[i], k, axis=1), target, atol=1e-5)]
+        assert matches, "a training target is no longer any sample's target shifted in longitude"
+        i, k = matches[0]
+        turned = rotate_images(tf.constant(raw["image"][i:i + 1]), tf.constant([2 * math.pi * k / width]))
+        np.testing.assert_allclose(image, turned.numpy()[0], atol=1e-4)
+        turns.append(k)
+    assert len(set(turns)) > 1
+    np.testing.assert_allclose(roll_longitude(tf.constant(targets[:1]), tf.constant([3])).numpy()[0],
+                               np.roll(targets[0], 3, axis=1))
+
+
 def test_tiny_fit_export_and_reload(run):
     export, history = train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0, force=True)
     assert history["loss"][-1] < history["loss"][0], history["loss"]
