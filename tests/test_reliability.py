@@ -16,7 +16,7 @@ import pytest
 from evaluation import demo, novel_views
 from training import reader, train_embedding, train_synthesis
 
-from conftest import TINY_EMBEDDING, TINY_SYNTHESIS
+from conftest import TINY_DATA, TINY_EMBEDDING, TINY_SYNTHESIS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,6 +36,20 @@ def test_corrupted_shard_is_named(data_copy):
         reader.read(str(data_copy), "train", 4)
     with pytest.raises(ValueError, match=re.escape(str(shard))):
         train_embedding.split_datasets(str(data_copy), lambda s: s, TINY_EMBEDDING, 4)
+
+
+def test_dataset_of_an_older_format_is_refused(data_copy):
+    """Format 1 renders had an off-axis light, under which in-plane turns are not exact."""
+    from training import dataset
+    path = data_copy / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format_version": 1}))
+    with pytest.raises(ValueError, match=re.escape(str(data_copy)) + " is dataset format 1.*rebuild"):
+        reader.read(str(data_copy), "train", 4)
+    config = json.loads((data_copy / "config.json").read_text())
+    assert config["format_version"] == dataset.FORMAT_VERSION  # an unfinished old build is refused too
+    (data_copy / "config.json").write_text(json.dumps({**config, "format_version": 1}))
+    with pytest.raises(ValueError, match="another config"):
+        dataset.build(TINY_DATA, data_copy, progress=False)
 
 
 def test_truncated_or_missing_shard_is_named(data_copy):

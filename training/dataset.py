@@ -30,7 +30,7 @@ from .config import to_json
 from .raycast import EmbreeMesh, SphericalRayCaster
 from .render import Renderer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: images lit from the camera, so in-plane turns are exact (models.inplane)
 ORDER = {"train": "instance-major", "test": "rotation-major"}
 
 
@@ -149,7 +149,7 @@ def _instances(config, out_dir):
 
 def _check_config(config, out_dir):
     path = os.path.join(out_dir, "config.json")
-    wanted = to_json(config)
+    wanted = {**to_json(config), "format_version": FORMAT_VERSION}
     if os.path.exists(path):
         with open(path) as f:
             existing = json.load(f)

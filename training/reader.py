@@ -17,12 +17,18 @@ from models.rotation import random_rotation_matrices, rotate_spheres
 
 
 def load_manifest(data_dir):
+    from .dataset import FORMAT_VERSION
     path = os.path.join(data_dir, "manifest.json")
     if not os.path.exists(path):
         raise ValueError(f"{data_dir} has no manifest.json: build it with python -m training.make_dataset "
                          "(or finish an interrupted build by running it again)")
     with open(path) as f:
-        return json.load(f)
+        manifest = json.load(f)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{data_dir} is dataset format {manifest.get('format_version')}, this code reads format "
+                         f"{FORMAT_VERSION} (images lit from the camera); rebuild it with python -m "
+                         "training.make_dataset into a new --out folder")
+    return manifest
 
 
 def _parser(manifest):
