@@ -47,7 +47,7 @@ def embedder(run_dir, inputs):
 def export_synthesis(model, path, metadata, build):
     module = export.Serving(export.inference_copy(model, build), "embeddings", "image")
     return export.save(module, {"serving_default": module.serve}, path, METADATA,
-                {**metadata, "embedding_shape": list(model.input_shape[1:]), "image_size": model.output_shape[1]})
+                       {**metadata, "embedding_shape": list(model.input_shape[1:]), "image_size": model.output_shape[1]})
 
 
 def read_metadata(path):
@@ -86,8 +86,8 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
                         + list(extra_callbacks), verbose=fit.verbosity(verbose))
     seconds = time.time() - start
     written = export_synthesis(model, export_dir, {"inputs": config.inputs, "source": os.path.abspath(source),
-                                         "config": configs.to_json(config), "train_seconds": seconds,
-                                         "samples": counts}, build)
+                                                   "config": configs.to_json(config), "train_seconds": seconds,
+                                                   "samples": counts}, build)
     if written:
         print(f"synthesis model exported to {export_dir} ({seconds:.0f} s of training)")
     return export_dir, history.history
