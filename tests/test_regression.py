@@ -31,7 +31,11 @@ def test_tiny_fit_export_and_evaluation(tmp_path):
     config = DataConfig(classes=("chair", "car"), train_instances=3, test_instances=1, train_poses=4, test_poses=3,
                         bandwidth=4, image_size=32, shard_size=32, seed=2)
     dataset.build(config, tmp_path / "data", progress=False)
-    peer = RegressionConfig(hidden=32, batch_size=8, epochs=4, learning_rates=(1e-3,), boundaries=())
+    # without in-plane turns: 4 epochs on 24 images lower the loss only when the poses can be
+    # memorised; with fresh random turns every batch the loss does not reliably fall (seen in
+    # a fresh clone). The turned pairs themselves are checked in test_inplane.py.
+    peer = RegressionConfig(hidden=32, batch_size=8, epochs=4, learning_rates=(1e-3,), boundaries=(),
+                            inplane_rotations=False)
     export, history = train(peer, str(tmp_path / "data"), str(tmp_path), verbose=0)
     assert history["loss"][-1] < history["loss"][0], history["loss"]
     assert read_metadata(export)["image_size"] == 32
