@@ -9,6 +9,9 @@ grid step 2 pi / n). A teacher that is equivariant to longitude shifts maps the 
 of its input to the same shift of its embedding. So one pose gives a whole circle of
 (image, target) pairs for free: `random_inplane_rotation` draws one per sample, and
 `random_inplane_pair_rotation` does the same for the rotation-regression peer's pairs.
+Draws are stateless: the same seed (a pair of integers; training.reader.augmented keys
+it on the run's seed and the batch index) gives the same turns, however tf.data
+schedules its parallel calls.
 """
 import math
 
@@ -44,11 +47,12 @@ def rotate_images(images, alpha):
         fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
 
 
-def random_inplane_rotation(images, targets, seed=None):
+def random_inplane_rotation(images, targets, seed):
     """(images, targets) of one batch, each sample turned by its own random multiple of the
-    targets' longitude step 2 pi / W: images rotated, target maps (B, H, W, C) rolled."""
+    targets' longitude step 2 pi / W: images rotated, target maps (B, H, W, C) rolled.
+    seed: shape (2,) integers of the stateless draw."""
     width = tf.shape(targets)[2]
-    steps = tf.random.uniform([tf.shape(targets)[0]], 0, width, dtype=tf.int32, seed=seed)
+    steps = tf.random.stateless_uniform([tf.shape(targets)[0]], seed, 0, width, dtype=tf.int32)
     alpha = 2 * math.pi * tf.cast(steps, tf.float32) / tf.cast(width, tf.float32)
     return rotate_images(images, alpha), roll_longitude(targets, steps)
 
@@ -60,8 +64,10 @@ def turn_pairs(images_a, images_b, relative, alpha_a, alpha_b):
     return (rotate_images(images_a, alpha_a), rotate_images(images_b, alpha_b)), zb @ relative @ tf.linalg.matrix_transpose(za)
 
 
-def random_inplane_pair_rotation(images, relative, seed=None):
-    """turn_pairs with independent uniform angles for every image: ((a, b), relative) of one batch."""
+def random_inplane_pair_rotation(images, relative, seed):
+    """turn_pairs with independent uniform angles for every image: ((a, b), relative) of one batch;
+    seed as in random_inplane_rotation."""
     images_a, images_b = images
-    alpha_a, alpha_b = tf.unstack(tf.random.uniform([2, tf.shape(relative)[0]], 0, 2 * math.pi, seed=seed))
+    angles = tf.random.stateless_uniform([2, tf.shape(relative)[0]], seed, 0, 2 * math.pi)
+    alpha_a, alpha_b = tf.unstack(angles)
     return turn_pairs(images_a, images_b, relative, alpha_a, alpha_b)

@@ -109,7 +109,8 @@ def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas
     to_pairs maps a batch dict (see module doc) to (input, target) tensors. Every
     `validation_every`-th training instance is held out for validation. cache keeps
     the pairs in memory after the first pass (poses are fixed, so targets never change).
-    augment, if given, maps each training batch (input, target) afresh every epoch.
+    augment, if given, maps each training batch (input, target) afresh every epoch (see
+    augmented).
     The training set repeats, shuffled; with several replicas the last partial
     validation batch is dropped (a replica must never receive an empty batch)."""
     manifest = load_manifest(data_dir)
@@ -133,9 +134,17 @@ def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas
     train = train.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
     train = train.batch(batch_size, drop_remainder=True)
     if augment is not None:
-        train = train.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        train = augmented(train, augment, seed)
     train = train.prefetch(tf.data.AUTOTUNE)
     return train, validation.prefetch(tf.data.AUTOTUNE), {"train": n_train, "validation": samples - n_train}
+
+
+def augmented(batches, augment, seed):
+    """batches mapped by augment(input, target, seed=(seed, batch index)): stateless random
+    draws, so a run's augmentation is the same every time it is run."""
+    def apply(index, batch):
+        return augment(*batch, seed=tf.stack([tf.constant(seed, tf.int64), index]))
+    return batches.enumerate().map(apply, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def as_numpy(data_dir, split, batch_size=256):

@@ -71,7 +71,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         lambda: pair_batches(data["image"], data["rotation"], data["instance_id"], config.batch_size, config.seed),
         output_signature=((spec, spec), tf.TensorSpec([config.batch_size, 3, 3], tf.float32)))
     if config.inplane_rotations:
-        pairs = pairs.map(random_inplane_pair_rotation, num_parallel_calls=tf.data.AUTOTUNE)
+        pairs = reader.augmented(pairs, random_inplane_pair_rotation, config.seed)
     with fit.strategy(strategy_name).scope():
         model = build_regression_model(image_size, config.resnet_depth, config.hidden)
         model.compile(keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps)),
