@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from evaluation.run_alignment_experiment import run_experiment
-from models.regression import geodesic_loss, rotation_from_6d
+from models.regression import build_regression_model, geodesic_loss, rotation_from_6d
 from training import dataset
 from training.config import DataConfig, RegressionConfig
 from training.train_regression_baseline import read_metadata, train
@@ -25,6 +25,20 @@ def test_geodesic_loss_is_the_angle():
     R = np.array([[[c, -s, 0], [s, c, 0], [0, 0, 1]]], np.float32)
     loss = geodesic_loss(tf.constant(np.eye(3, dtype=np.float32)[None]), tf.constant(R)).numpy()
     assert loss[0] == pytest.approx(0.7, abs=1e-4)
+
+
+def test_composed_head_is_a_relative_rotation():
+    """The composed head: a pair of one image is the identity, and swapping the images
+    inverts the rotation; the pair head is checked for shape and orthogonality."""
+    a, b = tf.random.uniform((3, 32, 32, 1), seed=3), tf.random.uniform((3, 32, 32, 1), seed=4)
+    composed = build_regression_model(32, hidden=16, head="composed")
+    np.testing.assert_allclose(composed([a, a]).numpy(), np.broadcast_to(np.eye(3), (3, 3, 3)), atol=1e-5)
+    forward, backward = composed([a, b]).numpy(), composed([b, a]).numpy()
+    np.testing.assert_allclose(backward, np.swapaxes(forward, 1, 2), atol=1e-5)
+    R = build_regression_model(32, hidden=16, head="pair")([a, b]).numpy()
+    np.testing.assert_allclose(R @ np.swapaxes(R, 1, 2), np.broadcast_to(np.eye(3), R.shape), atol=1e-5)
+    with pytest.raises(ValueError, match="head must be one of"):
+        build_regression_model(32, head="concat")
 
 
 def test_tiny_fit_export_and_evaluation(tmp_path):

@@ -73,7 +73,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     if config.inplane_rotations:
         pairs = reader.augmented(pairs, random_inplane_pair_rotation, config.seed)
     with fit.strategy(strategy_name).scope():
-        model = build_regression_model(image_size, config.resnet_depth, config.hidden)
+        model = build_regression_model(image_size, config.resnet_depth, config.hidden, config.head)
         model.compile(keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps)),
                       loss=geodesic_loss)
     start = time.time()
@@ -82,7 +82,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
                         callbacks=fit.callbacks(os.path.join(run_dir, "regression_work"), configs.to_json(config)))
     seconds = time.time() - start
     module = _Serving(export.inference_copy(
-        model, lambda: build_regression_model(image_size, config.resnet_depth, config.hidden)), image_size)
+        model, lambda: build_regression_model(image_size, config.resnet_depth, config.hidden, config.head)), image_size)
     if export.save(module, {"serving_default": module.serve}, export_dir, METADATA,
                    {"image_size": image_size, "config": configs.to_json(config), "train_seconds": seconds}):
         print(f"regression peer exported to {export_dir} ({seconds:.0f} s of training)")
