@@ -10,9 +10,10 @@ import math
 import tensorflow as tf
 
 
-def random_rotation_matrices(n, seed=None):
-    """(n, 3, 3) float32 rotations uniform on SO(3) (normalised Gaussian quaternions)."""
-    q = tf.random.normal([n, 4], seed=seed) if seed is None else tf.random.stateless_normal([n, 4], seed)
+def random_rotation_matrices(n, seed):
+    """(n, 3, 3) float32 rotations uniform on SO(3) (normalised Gaussian quaternions);
+    seed: shape (2,) integers of the stateless draw."""
+    q = tf.random.stateless_normal([n, 4], seed)
     q = q / tf.norm(q, axis=-1, keepdims=True)
     w, x, y, z = tf.unstack(q, axis=-1)
     rows = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],

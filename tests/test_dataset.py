@@ -138,6 +138,10 @@ def test_reader_batches_shuffle_and_random_rotation(tmp_path):
     Q = batch["rotation"].numpy() @ np.swapaxes(plain["rotation"][batch["index"].numpy()], 1, 2)
     np.testing.assert_allclose(Q @ np.swapaxes(Q, 1, 2), np.broadcast_to(np.eye(3), Q.shape), atol=1e-5)
     assert np.all(np.degrees(soft.geodesic_angle(Q, np.eye(3))) > 1.0)  # fresh rotations were applied
+    again = list(reader.read(str(tmp_path), "train", 5, shuffle=True, random_rotation=True, seed=1))
+    for first, second in zip(batches, again):  # seeded: the same order and rotations on every read
+        np.testing.assert_array_equal(first["rotation"].numpy(), second["rotation"].numpy())
+        np.testing.assert_array_equal(first["sphere"].numpy(), second["sphere"].numpy())
     with pytest.raises(ValueError, match="no manifest"):
         reader.read(str(tmp_path / "empty"), "train", 4)
 

@@ -6,6 +6,8 @@ read(data_dir, split, batch_size) yields dicts of batched tensors:
   pose_id, index (B,) int64; depth (B, H, W, 1) float32 when the dataset has it.
 random_rotation=True applies a fresh uniform rotation Q to every sphere each time it
 is read (for the teacher) and sets rotation to Q R; images are left as they are.
+Random draws in pipelines are stateless, keyed on the seed and the batch index
+(`augmented`), so a run repeats exactly however tf.data schedules its parallel maps.
 """
 import json
 import os
@@ -51,8 +53,8 @@ def _parser(manifest):
     return parse
 
 
-def _randomly_rotated(batch):
-    Q = random_rotation_matrices(tf.shape(batch["sphere"])[0])
+def _randomly_rotated(batch, seed):
+    Q = random_rotation_matrices(tf.shape(batch["sphere"])[0], seed=seed)
     batch = dict(batch)
     batch["sphere"] = rotate_spheres(batch["sphere"], Q)
     batch["rotation"] = tf.matmul(tf.cast(Q, tf.float64), batch["rotation"])
@@ -98,7 +100,7 @@ def read(data_dir, split, batch_size, *, shuffle=False, repeat=False, random_rot
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).map(_parser(manifest), num_parallel_calls=tf.data.AUTOTUNE)
     if random_rotation:
-        ds = ds.map(_randomly_rotated, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = augmented(ds, _randomly_rotated, 0 if seed is None else seed)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -140,10 +142,11 @@ def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas
 
 
 def augmented(batches, augment, seed):
-    """batches mapped by augment(input, target, seed=(seed, batch index)): stateless random
-    draws, so a run's augmentation is the same every time it is run."""
+    """batches mapped by augment(batch, seed=(seed, batch index)), a tuple batch unpacked
+    into arguments: stateless random draws, the same every time a run is repeated."""
     def apply(index, batch):
-        return augment(*batch, seed=tf.stack([tf.constant(seed, tf.int64), index]))
+        key = tf.stack([tf.constant(seed, tf.int64), index])
+        return augment(*batch, seed=key) if isinstance(batch, tuple) else augment(batch, seed=key)
     return batches.enumerate().map(apply, num_parallel_calls=tf.data.AUTOTUNE)
 
 
