@@ -146,7 +146,7 @@ PRESETS = {
     # quick: the pose-weighted loss with in-plane rotations, sized for a 2-core CPU
     # (README "The image embedding" has the measurements)
     "quick": {"data": DataConfig(), "teacher": TeacherConfig(),
-              "embedding": EmbeddingConfig(pose_weight=30.0, epochs=24, boundaries=(17, 21)),
+              "embedding": EmbeddingConfig(pose_weight=10.0, epochs=24, boundaries=(17, 21)),
               "regression": RegressionConfig(epochs=24, boundaries=(17, 21)), "synthesis": SynthesisConfig()},
     "paper": {"data": DataConfig(source="modelnet40", classes=(), train_instances=0, test_instances=0,
                                  train_poses=16, test_poses=16, image_size=128),
