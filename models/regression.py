@@ -8,7 +8,8 @@ image with respect to the first; loss: the geodesic angle. Two heads:
   R_i Q in a frame Q the network is free to choose, and the output is their relative
   rotation (R_j Q)(R_i Q)^T = R_j R_i^T.
 - "pair": the concatenated features of both images go through a hidden layer to the
-  relative rotation directly (measured at chance on the quick config: README).
+  relative rotation directly.
+On the quick config's budget both stay at chance (README, "Evaluation").
 """
 import tensorflow as tf
 import tf_keras as keras

@@ -96,8 +96,9 @@ class EmbeddingConfig:
 @dataclass(frozen=True)
 class RegressionConfig:
     """The learned peer: a Siamese Model Garden ResNet regressing the relative rotation of two
-    images (6D representation, geodesic loss; `head` "composed" or "pair": models.regression), trained on same-instance pairs of the train
-    split with the embedding's budget (epochs x train images / batch_size steps) and, with
+    images (6D representation, geodesic loss; `head` "composed" or "pair", see
+    models.regression), trained on same-instance pairs of the train split with the
+    embedding's budget (epochs x train images / batch_size steps) and, with
     inplane_rotations, its augmentation (both images turned, the target rotation to match)."""
     resnet_depth: int = 18
     hidden: int = 256
