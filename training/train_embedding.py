@@ -32,7 +32,8 @@ METADATA = "embedding.json"
 def split_datasets(data_dir, teacher, config, batch_size, replicas=1):
     """(train, validation, counts) of (image, teacher embedding) pairs; see reader.held_out_pairs.
     With config.inplane_rotations every training pair is turned about the camera axis by a
-    fresh random multiple of the embedding's longitude step (models.inplane)."""
+    random multiple of the embedding's longitude step, drawn afresh per batch from the
+    config's seed and the batch index (models.inplane, reader.augmented)."""
     return reader.held_out_pairs(data_dir, lambda b: (b["image"], teacher(b["sphere"])),
                                  validation_every=config.validation_every, batch_size=batch_size,
                                  replicas=replicas, cache=config.cache_targets, seed=config.seed,
