@@ -8,7 +8,10 @@ pose_weight > 0 adds that weight times the same loss on the maps with each chann
 (area-weighted) sphere mean removed: the part of an embedding that changes under
 rotation. The sphere means (degree 0) carry shape and class but no pose, and they
 dominate the plain loss, so a model can lower it a lot without learning pose.
-relative_err: mean |p - t| / (|p| + |t| + 1e-8).
+contrast_weight > 0 adds that weight times contrast_loss, for targets that carry
+contrast directions after their own channels (models.contrast; the prediction's
+channel count says where the target ends).
+relative_err: mean |p - t| / (|p| + |t| + 1e-8), on the target's own channels.
 """
 import math
 
@@ -33,10 +36,41 @@ def sphere_mean(x):
     return tf.reduce_sum(x * w, axis=[1, 2], keepdims=True) / (tf.reduce_sum(w) * x.shape[2])
 
 
+def _inner(a, b, w):
+    """Area-weighted inner product over the sphere (axes 1, 2) and channels (the last axis) of
+    (B, H, W, [K,] C) maps: (B,) or (B, K)."""
+    return tf.reduce_sum(a * b * w, axis=[1, 2, -1])
+
+
+def split_contrast(target, channels):
+    """(target, directions) of a target carrying contrast directions after its first `channels`
+    channels: (B, H, W, channels) and (B, H, W, K, channels), K >= 0."""
+    directions = target[..., channels:]
+    shape = tf.concat([tf.shape(directions)[:3], [-1, channels]], axis=0)
+    return target[..., :channels], tf.reshape(directions, shape)
+
+
+def contrast_loss(target, directions, prediction, floor=0.01):
+    """Per sample (B,): mean over k of relu(s_k)^2, s_k = -<P - T, D_k> / (|D_k|^2 / 2).
+
+    P is nearer T than T - D_k (the target under a confusing rotation, models.contrast)
+    exactly when s_k < 1, and s_k = 1 at the midpoint: the loss is 0 while the error
+    points away from the confuser and 1 halfway to it. Inner products are area-weighted;
+    |D_k|^2 / 2 is kept above `floor` times the energy of T's rotating part, so that an
+    object that is truly symmetric under Q_k adds no huge, meaningless gradient."""
+    w = area_weights(prediction.shape[1])
+    centred = target - sphere_mean(target)
+    error = (prediction - target)[..., None, :]
+    half_energy = 0.5 * _inner(directions, directions, w[..., None])
+    scale = tf.maximum(half_energy, floor * _inner(centred, centred, w)[:, None])
+    s = -_inner(error, directions, w[..., None]) / scale
+    return tf.reduce_mean(tf.nn.relu(s) ** 2, axis=-1)
+
+
 class AreaWeightedHuber(keras.losses.Loss):
-    def __init__(self, delta=1.0, pose_weight=0.0, name="area_weighted_huber", **kwargs):
+    def __init__(self, delta=1.0, pose_weight=0.0, contrast_weight=0.0, name="area_weighted_huber", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.delta, self.pose_weight = delta, pose_weight
+        self.delta, self.pose_weight, self.contrast_weight = delta, pose_weight, contrast_weight
 
     def _huber(self, target, prediction, w):
         huber = keras.losses.Huber(self.delta, reduction=keras.losses.Reduction.NONE)
@@ -46,22 +80,31 @@ class AreaWeightedHuber(keras.losses.Loss):
     def call(self, target, prediction):
         n = prediction.shape[1]
         w = area_weights(n)
-        target = _pool_to(target, n)
+        target, directions = split_contrast(_pool_to(target, n), prediction.shape[-1])
         loss = self._huber(target, prediction, w)
+        if self.contrast_weight:
+            loss += self.contrast_weight * contrast_loss(target, directions, prediction)
         if self.pose_weight:
             loss += self.pose_weight * self._huber(target - sphere_mean(target), prediction - sphere_mean(prediction), w)
         return loss
 
     def get_config(self):
-        return {**super().get_config(), "delta": self.delta, "pose_weight": self.pose_weight}
+        return {**super().get_config(), "delta": self.delta, "pose_weight": self.pose_weight,
+                "contrast_weight": self.contrast_weight}
 
 
-def area_weighted_huber(target, predictions, delta=1.0, pose_weight=0.0):
+def area_weighted_huber(target, predictions, delta=1.0, pose_weight=0.0, contrast_weight=0.0):
     """Mean of AreaWeightedHuber over a prediction or a list of them."""
     predictions = predictions if isinstance(predictions, (list, tuple)) else [predictions]
-    loss = AreaWeightedHuber(delta, pose_weight)
+    loss = AreaWeightedHuber(delta, pose_weight, contrast_weight)
     return tf.add_n([loss(target, p) for p in predictions]) / len(predictions)
 
 
+def contrast(target, prediction):
+    """Metric: the mean contrast_loss of a prediction against a target carrying contrast directions."""
+    return tf.reduce_mean(contrast_loss(*split_contrast(target, prediction.shape[-1]), prediction))
+
+
 def relative_err(target, prediction):
+    target = target[..., :prediction.shape[-1]]
     return tf.reduce_mean(tf.abs(prediction - target) / (tf.abs(prediction) + tf.abs(target) + 1e-8))

@@ -121,6 +121,26 @@ def test_training_pipeline_is_reproducible(run):
     assert any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(first, other))
 
 
+def test_contrast_targets_and_fit(run, tmp_path):
+    """With contrast_rotations each target carries its contrast directions (validation batches
+    are not turned, so they compare as they are), and training logs the contrast metric."""
+    from models.contrast import contrast_directions
+    from models.teacher import load_teacher
+    config = dataclasses.replace(EMBEDDING, contrast_rotations=2, contrast_weight=0.1)
+    teacher = load_teacher(str(run / "teacher"))
+    _, validation, _ = train_embedding.split_datasets(str(run / "data"), teacher, config, 8)
+    targets = next(iter(validation))[1].numpy()
+    assert targets.shape[1:] == (16, 16, 3 * 6)
+    np.testing.assert_allclose(targets[..., 6:], contrast_directions(targets[..., :6], 2), atol=1e-5)
+    with pytest.raises(ValueError, match="contrast_rotations"):
+        train_embedding.split_datasets(str(run / "data"), teacher, dataclasses.replace(config, contrast_rotations=0), 8)
+    for name in ("data", "teacher"):
+        (tmp_path / name).symlink_to(run / name)
+    _, history = train_embedding.train(config, str(run / "data"), str(tmp_path), verbose=0)
+    assert history["loss"][-1] < history["loss"][0], history["loss"]
+    assert len(history["val_contrast"]) == config.epochs and np.isfinite(history["val_contrast"]).all()
+
+
 def test_tiny_fit_export_and_reload(run):
     export, history = train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0, force=True)
     assert history["loss"][-1] < history["loss"][0], history["loss"]

@@ -70,6 +70,11 @@ class EmbeddingConfig:
     them in memory after the first epoch (poses are fixed, so they never change).
     pose_weight: extra weight on the loss of the maps minus their sphere means (the
     rotating part; see models.losses); 0 is the gist's loss.
+    contrast_rotations, contrast_weight: with K > 0 rotations, each target carries its K
+    most confusing rotations' contrast directions (models.contrast, mined once per
+    target, so keep cache_targets on) and the loss adds contrast_weight times
+    models.losses.contrast_loss, which keeps predictions nearer the target than the
+    target turned by its confusers (a box's half turns).
     inplane_rotations: turn each training image about the camera axis by a random
     multiple of the embedding's longitude step and shift its target to match, afresh
     every epoch (exact for the headlight renders; see models.inplane).
@@ -81,6 +86,8 @@ class EmbeddingConfig:
     bn_momentum: float = 0.95
     huber_delta: float = 0.1
     pose_weight: float = 0.0
+    contrast_rotations: int = 0
+    contrast_weight: float = 0.0
     inplane_rotations: bool = True
     batch_size: int = 32
     epochs: int = 12

@@ -18,9 +18,10 @@ import time
 import tf_keras as keras
 
 from models import export
+from models.contrast import with_contrast_directions
 from models.embedding import build_embedding_model
 from models.inplane import random_inplane_rotation
-from models.losses import AreaWeightedHuber, relative_err
+from models.losses import AreaWeightedHuber, contrast, relative_err
 from models.teacher import load_teacher
 
 from . import config as configs
@@ -33,8 +34,18 @@ def split_datasets(data_dir, teacher, config, batch_size, replicas=1):
     """(train, validation, counts) of (image, teacher embedding) pairs; see reader.held_out_pairs.
     With config.inplane_rotations every training pair is turned about the camera axis by a
     random multiple of the embedding's longitude step, drawn afresh per batch from the
-    config's seed and the batch index (models.inplane, reader.augmented)."""
-    return reader.held_out_pairs(data_dir, lambda b: (b["image"], teacher(b["sphere"])),
+    config's seed and the batch index (models.inplane, reader.augmented). With
+    config.contrast_rotations the targets carry their contrast directions (models.contrast)."""
+    if config.contrast_weight and not config.contrast_rotations:
+        raise ValueError("contrast_weight needs contrast_rotations > 0 (the confusers to contrast with)")
+
+    def to_pairs(batch):
+        target = teacher(batch["sphere"])
+        if config.contrast_rotations:
+            target = with_contrast_directions(target, config.contrast_rotations)
+        return batch["image"], target
+
+    return reader.held_out_pairs(data_dir, to_pairs,
                                  validation_every=config.validation_every, batch_size=batch_size,
                                  replicas=replicas, cache=config.cache_targets, seed=config.seed,
                                  augment=random_inplane_rotation if config.inplane_rotations else None)
@@ -77,11 +88,13 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     with distribution.scope():
         model = build()
         outputs = len(model.outputs)
+        loss = AreaWeightedHuber(config.huber_delta, config.pose_weight, config.contrast_weight)
+        metrics = [relative_err] + ([contrast] if config.contrast_rotations else [])
         model.compile(
             optimizer=keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps),
                                             beta_1=config.adam_beta1, epsilon=config.adam_epsilon),
-            loss=[AreaWeightedHuber(config.huber_delta, config.pose_weight)] * outputs, loss_weights=[1.0 / outputs] * outputs,
-            metrics=[[relative_err] if i == outputs - 1 else [] for i in range(outputs)])
+            loss=[loss] * outputs, loss_weights=[1.0 / outputs] * outputs,
+            metrics=[metrics if i == outputs - 1 else [] for i in range(outputs)])
     if outputs > 1:
         train_ds = train_ds.map(lambda x, t: (x, (t,) * outputs))
         val_ds = val_ds.map(lambda x, t: (x, (t,) * outputs))
