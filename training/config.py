@@ -151,11 +151,10 @@ PRESETS = {
              "synthesis": SynthesisConfig(max_channels=16, n_latent=32, batch_size=8, epochs=4,
                                           learning_rates=(3e-3,), boundaries=(), validation_every=4,
                                           bn_momentum=0.5)},
-    # quick: the pose-weighted and contrast losses with in-plane rotations, sized for a 2-core CPU
+    # quick: the pose-weighted loss with in-plane rotations, sized for a 2-core CPU
     # (README "The image embedding" has the measurements)
     "quick": {"data": DataConfig(), "teacher": TeacherConfig(),
-              "embedding": EmbeddingConfig(pose_weight=10.0, contrast_rotations=3, contrast_weight=0.02, epochs=24,
-                                           boundaries=(17, 21)),
+              "embedding": EmbeddingConfig(pose_weight=10.0, epochs=24, boundaries=(17, 21)),
               "regression": RegressionConfig(epochs=24, boundaries=(17, 21)), "synthesis": SynthesisConfig()},
     "paper": {"data": DataConfig(source="modelnet40", classes=(), train_instances=0, test_instances=0,
                                  train_poses=16, test_poses=16, image_size=128),
