@@ -4,8 +4,9 @@
    trivial predictor that always outputs the training-mean embedding; the ratio.
 2. First relative-pose figure on the test split: same-instance pairs (pose 0 with
    poses 1..n-1), soft.align on predicted embeddings, geodesic error against
-   R_j R_0^T, beside the teacher's own embeddings on the same pairs (target mode).
-   And how much of the rotating part of the embeddings (each channel minus its sphere
+   R_j R_0^T, beside the teacher's own embeddings on the same pairs (target mode);
+   each test image's predicted embedding aligned to its own target (the truth is the
+   identity), which separates one image's error from a pair's. And how much of the rotating part of the embeddings (each channel minus its sphere
    mean: what changes with pose) the model predicts: energy of the prediction's and
    of its error's rotating part, as fractions of the target's.
 3. Training images/s of the embedding model against a plain Model Garden ResNet-18
@@ -40,6 +41,13 @@ def pose_errors(first, second, R, embeddings):
     relative = R[second] @ np.swapaxes(R[first], 1, 2)
     estimate = soft.align(embeddings[second], embeddings[first], channel_axis=-1)
     return alignment.summary(alignment.errors_deg(estimate, relative))
+
+
+def own_target_errors(predicted, target):
+    """Summary of the errors (deg) of aligning each predicted embedding to its own target, and
+    the share off by more than 150 deg (half turns)."""
+    errors = alignment.errors_deg(soft.align(target, predicted, channel_axis=-1), np.eye(3))
+    return {**alignment.summary(errors), "over150": float(np.mean(errors > 150))}
 
 
 def training_speed(embedding_model, image_size, batch_size=32, steps=10, rounds=3):
@@ -124,7 +132,8 @@ def report(run, data_dir=None, speed=True):
                        "ratio": model_loss / trivial_loss},
         "rotating_energy": rotating_energy(test_pred, test_target),
         "pose_error_deg": {"pred": pose_errors(first, second, test["rotation"], test_pred),
-                           "target": pose_errors(first, second, test["rotation"], test_target)},
+                           "target": pose_errors(first, second, test["rotation"], test_target),
+                           "pred_to_own_target": own_target_errors(test_pred, test_target)},
     }
     if speed:
         model = build_embedding_model(meta["image_size"], tuple(meta["embedding_shape"]),
@@ -156,6 +165,9 @@ def main(argv=None):
         p = r["pose_error_deg"][mode]
         print(f"| relative pose, same instance, {mode} (median / mean deg; acc@15; acc@30) | {p['median']:.1f} / "
               f"{p['mean']:.1f}; {100 * p['acc15']:.1f} %; {100 * p['acc30']:.1f} % ({p['pairs']} pairs) |")
+    o = r["pose_error_deg"]["pred_to_own_target"]
+    print(f"| each test image's pred aligned to its own target (median deg; acc@30; off > 150 deg) | "
+          f"{o['median']:.1f}; {100 * o['acc30']:.1f} %; {100 * o['over150']:.1f} % ({o['pairs']} images) |")
     e = r["rotating_energy"]
     print(f"| rotating part (test split): predicted energy / target's; error energy / target's | "
           f"{e['predicted_fraction']:.3f}; {e['error_fraction']:.3f} (1 = no better than predicting none) |")

@@ -225,6 +225,20 @@ def test_only_the_chief_writes(monkeypatch, tmp_path):
     assert (tmp_path / "export" / "meta.json").exists()
 
 
+def test_own_target_errors_know_the_answer(rng):
+    """An exact prediction aligns to its target at the identity; one turned by a half turn is off
+    by 180 deg."""
+    import soft
+    from conftest import random_coefficients
+    from evaluation.embedding_report import own_target_errors
+    maps = np.moveaxis(soft.isht(random_coefficients(rng, 8, (4, 3), real=True), real=True), 1, -1)
+    half_turn = np.diag([1.0, -1.0, -1.0])
+    exact = own_target_errors(maps, maps)
+    assert exact["median"] < 0.01 and exact["acc30"] == 1 and exact["over150"] == 0 and exact["pairs"] == 4
+    turned = own_target_errors(soft.rotate(maps, half_turn, channel_axis=-1), maps)
+    assert turned["median"] == pytest.approx(180, abs=0.01) and turned["over150"] == 1
+
+
 def test_rotating_energy_of_predictions(rng):
     from evaluation.embedding_report import rotating_energy
     from models.losses import sphere_mean
