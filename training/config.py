@@ -71,10 +71,11 @@ class EmbeddingConfig:
     pose_weight: extra weight on the loss of the maps minus their sphere means (the
     rotating part; see models.losses); 0 is the gist's loss.
     contrast_rotations, contrast_weight: with K > 0 rotations, each target carries its K
-    most confusing rotations' contrast directions (models.contrast, mined once per
-    target, so keep cache_targets on) and the loss adds contrast_weight times
-    models.losses.contrast_loss, which keeps predictions nearer the target than the
-    target turned by its confusers (a box's half turns).
+    most confusing rotations' contrast directions (models.contrast; mined once per
+    target, so keep cache_targets on; cached targets grow (1 + K)-fold), and the loss
+    adds contrast_weight times models.losses.contrast_loss, which keeps predictions
+    nearer the target than the target turned by its confusers (a box's half turns).
+    Off in the presets: README "The image embedding" has the measurements.
     inplane_rotations: turn each training image about the camera axis by a random
     multiple of the embedding's longitude step and shift its target to match, afresh
     every epoch (exact for the headlight renders; see models.inplane).
