@@ -6,9 +6,10 @@
    poses 1..n-1), soft.align on predicted embeddings, geodesic error against
    R_j R_0^T, beside the teacher's own embeddings on the same pairs (target mode);
    each test image's predicted embedding aligned to its own target (the truth is the
-   identity), which separates one image's error from a pair's. And how much of the rotating part of the embeddings (each channel minus its sphere
-   mean: what changes with pose) the model predicts: energy of the prediction's and
-   of its error's rotating part, as fractions of the target's.
+   identity), which separates one image's error from a pair's. And how much of the
+   rotating part of the embeddings (each channel minus its sphere mean: what changes
+   with pose) the model predicts: energy of the prediction's and of its error's
+   rotating part, as fractions of the target's.
 3. Training images/s of the embedding model against a plain Model Garden ResNet-18
    classifier on the same input, measured in the same run, and the training input
    pipeline's images/s (cached targets, in-plane rotations; it must not be the bottleneck).
