@@ -6,7 +6,9 @@
    poses 1..n-1), soft.align on predicted embeddings, geodesic error against
    R_j R_0^T, beside the teacher's own embeddings on the same pairs (target mode);
    each test image's predicted embedding aligned to its own target (the truth is the
-   identity), which separates one image's error from a pair's. And how much of the
+   identity), which separates one image's error from a pair's, and the same for the
+   training images the model was fitted on (unturned), which separates underfitting
+   from poor generalisation to unseen objects. And how much of the
    rotating part of the embeddings (each channel minus its sphere mean: what changes
    with pose) the model predicts: energy of the prediction's and of its error's
    rotating part, as fractions of the target's.
@@ -119,6 +121,7 @@ def report(run, data_dir=None, speed=True):
     targets = in_batches(teacher, train["sphere"])
     mean_embedding = targets[~held_out].mean(axis=0, keepdims=True)
     predicted = embed(train["image"][held_out])
+    fitted = embed(train["image"][~held_out]).astype(np.float64)
     val_targets = tf.constant(targets[held_out])
     model_loss = float(area_weighted_huber(val_targets, tf.constant(predicted), config["huber_delta"]))
     trivial_loss = float(area_weighted_huber(
@@ -134,7 +137,8 @@ def report(run, data_dir=None, speed=True):
         "rotating_energy": rotating_energy(test_pred, test_target),
         "pose_error_deg": {"pred": pose_errors(first, second, test["rotation"], test_pred),
                            "target": pose_errors(first, second, test["rotation"], test_target),
-                           "pred_to_own_target": own_target_errors(test_pred, test_target)},
+                           "pred_to_own_target": own_target_errors(test_pred, test_target),
+                           "fitted_pred_to_own_target": own_target_errors(fitted, targets[~held_out].astype(np.float64))},
     }
     if speed:
         model = build_embedding_model(meta["image_size"], tuple(meta["embedding_shape"]),
@@ -166,9 +170,10 @@ def main(argv=None):
         p = r["pose_error_deg"][mode]
         print(f"| relative pose, same instance, {mode} (median / mean deg; acc@15; acc@30) | {p['median']:.1f} / "
               f"{p['mean']:.1f}; {100 * p['acc15']:.1f} %; {100 * p['acc30']:.1f} % ({p['pairs']} pairs) |")
-    o = r["pose_error_deg"]["pred_to_own_target"]
-    print(f"| each test image's pred aligned to its own target (median deg; acc@30; off > 150 deg) | "
-          f"{o['median']:.1f}; {100 * o['acc30']:.1f} %; {100 * o['over150']:.1f} % ({o['pairs']} images) |")
+    for key, images in (("pred_to_own_target", "test image"), ("fitted_pred_to_own_target", "fitted training image")):
+        o = r["pose_error_deg"][key]
+        print(f"| each {images}'s pred aligned to its own target (median deg; acc@30; off > 150 deg) | "
+              f"{o['median']:.1f}; {100 * o['acc30']:.1f} %; {100 * o['over150']:.1f} % ({o['pairs']} images) |")
     e = r["rotating_energy"]
     print(f"| rotating part (test split): predicted energy / target's; error energy / target's | "
           f"{e['predicted_fraction']:.3f}; {e['error_fraction']:.3f} (1 = no better than predicting none) |")

@@ -155,6 +155,26 @@ def test_tiny_fit_export_and_reload(run):
     assert train_embedding.read_metadata(export)["image_size"] == 16
 
 
+def test_embedding_report_cli(run, capsys):
+    """The report's figures cover the right images: validation on held-out instances, own-target
+    alignment on every test image and on every fitted (not held-out) training image."""
+    import json
+    from evaluation import embedding_report
+    from training import reader
+    train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0)  # reuses the export if there is one
+    embedding_report.main(["--run", str(run), "--no-speed"])
+    table = capsys.readouterr().out
+    assert "each test image's pred" in table and "each fitted training image's pred" in table
+    written = json.loads((run / "embedding_report.json").read_text())
+    train = reader.as_numpy(str(run / "data"), "train")
+    held_out = train["instance_id"] % EMBEDDING.validation_every == 0
+    assert written["validation"]["samples"] == held_out.sum() and np.isfinite(written["validation"]["ratio"])
+    errors = written["pose_error_deg"]
+    assert errors["fitted_pred_to_own_target"]["pairs"] == (~held_out).sum()
+    assert errors["pred_to_own_target"]["pairs"] == len(reader.as_numpy(str(run / "data"), "test")["image"])
+    assert all(0 <= e["median"] <= 180 for e in errors.values())
+
+
 def test_resume_after_interruption(run, tmp_path):
     class Killed(Exception):
         pass
