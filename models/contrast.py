@@ -42,16 +42,36 @@ def confusing_rotations(maps, count, min_angle_deg=MIN_ANGLE_DEG, chunk=32):
     cosine = lambda Q: (np.einsum("ij,nij->n", Q, grid) - 1) / 2  # noqa: E731
     away_from_identity = cosine(np.eye(3)) < cos_min
     out = np.empty((len(maps), count, 3, 3))
+    for i, score in _autocorrelations(maps, chunk):
+        allowed = away_from_identity.copy()
+        for k in range(count):
+            if not allowed.any():
+                raise ValueError(f"no {count} grid rotations lie {min_angle_deg} deg apart at bandwidth {b}")
+            out[i, k] = grid[np.argmax(np.where(allowed, score, -np.inf))]
+            allowed &= cosine(out[i, k]) < cos_min
+    return out
+
+
+def self_similarity(maps, min_angle_deg=MIN_ANGLE_DEG, chunk=32):
+    """(B,): for NHWC maps (B, 2b, 2b, C), the highest autocorrelation at a grid rotation at least
+    min_angle_deg from the identity, over the autocorrelation at the identity (sum_c |T_c|^2 of
+    the band-limited part, by Parseval; the identity is not a grid point). 1 for a map with
+    such a symmetry on the grid; the lower, the better its pose is defined."""
+    maps = np.asarray(maps, np.float64)
+    grid = _grid_rotations(maps.shape[1] // 2)
+    far = (np.einsum("nii->n", grid) - 1) / 2 < np.cos(np.radians(min_angle_deg))
+    at_identity = (np.abs(soft.sht(np.moveaxis(maps, -1, -3))) ** 2).sum(axis=(1, 2, 3))
+    out = np.empty(len(maps))
+    for i, score in _autocorrelations(maps, chunk):
+        out[i] = score[far].max() / at_identity[i]
+    return out
+
+
+def _autocorrelations(maps, chunk):
+    """(index, autocorrelation on SOFT's grid, flattened as _grid_rotations) of each NHWC map."""
     for start in range(0, len(maps), chunk):
         scores = soft.correlate(maps[start:start + chunk], maps[start:start + chunk], channel_axis=-1)
-        for i, score in enumerate(scores.reshape(len(scores), -1), start):
-            allowed = away_from_identity.copy()
-            for k in range(count):
-                if not allowed.any():
-                    raise ValueError(f"no {count} grid rotations lie {min_angle_deg} deg apart at bandwidth {b}")
-                out[i, k] = grid[np.argmax(np.where(allowed, score, -np.inf))]
-                allowed &= cosine(out[i, k]) < cos_min
-    return out
+        yield from enumerate(scores.reshape(len(scores), -1), start)
 
 
 def contrast_directions(maps, count, min_angle_deg=MIN_ANGLE_DEG):

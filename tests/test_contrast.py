@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import soft
-from models.contrast import confusing_rotations, contrast_directions, with_contrast_directions
+from models.contrast import confusing_rotations, contrast_directions, self_similarity, with_contrast_directions
 from models.losses import area_weighted_huber, contrast, contrast_loss, relative_err, split_contrast
 
 from conftest import random_coefficients
@@ -47,6 +47,17 @@ def test_a_half_turn_symmetry_is_the_first_confuser(rng):
     assert directions.shape == (2, 2 * B, 2 * B, 6) and directions.dtype == np.float32
     np.testing.assert_allclose(directions[0, ..., :3], 0, atol=1e-5)  # nothing tells the half turns apart
     np.testing.assert_allclose(directions[1, ..., :3], (0.1 * (h - turned(h, H)))[0], atol=1e-5)
+
+
+def test_self_similarity_orders_symmetric_nearly_and_random_maps(rng):
+    """A map with a half-turn symmetry scores 1 (its autocorrelation at the half turn is the
+    true maximum, |f|^2); a slightly asymmetric one less; a random one much less."""
+    H = half_turn_on_grid()
+    g, h = band_limited(rng, 3), band_limited(rng, 3)
+    symmetric = g + turned(g, H)
+    scores = self_similarity(np.concatenate([symmetric, symmetric + 0.3 * h, h]))
+    assert scores[0] == pytest.approx(1.0, abs=1e-9)
+    assert 1 > scores[1] > scores[2] and scores[1] > 0.8 and scores[2] < 0.7, scores
 
 
 def test_directions_in_tensorflow_follow_the_target(rng):
