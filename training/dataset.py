@@ -134,7 +134,7 @@ def _run(args):
     return build_shard(*args)
 
 
-def _instances(config, out_dir):
+def instances(config, out_dir):
     """Instances and skipped files, cached in instances.json (real meshes are scanned once)."""
     cache = os.path.join(out_dir, "instances.json")
     if os.path.exists(cache):
@@ -168,7 +168,7 @@ def build(config, out_dir, *, workers=1, shard_index=0, num_shards=1, progress=T
     for stale in glob.glob(os.path.join(out_dir, "*.tmp-*")):
         os.remove(stale)  # left by an interrupted run
     _check_config(config, out_dir)
-    found, skipped, classes = _instances(config, out_dir)
+    found, skipped, classes = instances(config, out_dir)
     split_instances = {s: [i for i in found if i.split == s] for s in sources.SPLITS}
     tasks = plan(config, split_instances)
     mine = [t for n, t in enumerate(tasks) if n % num_shards == shard_index]

@@ -1,0 +1,123 @@
+"""How near-symmetric the data is, and whether the image model's half turns are in the images:
+python -m evaluation.symmetry_report --run runs/quick
+
+1. Self-similarity (models.contrast.self_similarity) of the test split's input spheres and of
+   their teacher embeddings, each channel minus its sphere mean and scaled to unit norm
+   (evaluation.alignment.normalize_channels), so that every channel counts alike: the highest
+   autocorrelation at least 45 deg from the identity over the identity's. 1 is an exact
+   symmetry. A teacher that kept its input's asymmetry scores no higher than its input.
+2. For the test images whose predicted embedding aligns to its own target off by more than
+   150 deg (half turns): how far the render of the object in the pose that the prediction
+   stands for lies from the render in its true pose (relative L2), expressed as the angle of
+   a turn about a random axis that changes the same renders as much (the median distance of
+   turns by CALIBRATION_DEG, interpolated). A few degrees: the confused poses look alike and
+   no image model could tell them apart; 180: they look as different as a random half turn.
+Writes <run>/symmetry_report.json.
+"""
+import argparse
+import os
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+from tqdm import tqdm
+
+import soft
+from models.contrast import MIN_ANGLE_DEG, self_similarity
+from training import dataset, reader, sources
+from training.config import DataConfig, from_json
+from training.raycast import EmbreeMesh
+from training.render import Renderer
+
+from . import alignment
+from .run_alignment_experiment import embed_test_split
+
+CALIBRATION_DEG = (2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 180.0)
+HALF_TURN_DEG = 150.0
+
+
+def render_distance(renderer, R, S):
+    """Relative L2 distance of the renders in poses S and R (mesh v -> R v), over the latter's norm."""
+    truth = renderer.render(R)
+    return float(np.linalg.norm(renderer.render(S) - truth) / np.linalg.norm(truth))
+
+
+def equivalent_turn_deg(distance, calibration):
+    """The turn angle (deg) whose median render distance in `calibration` ({angle: distance})
+    equals `distance`, interpolated (made monotonic first); capped to the calibrated range."""
+    angles = np.array(sorted(calibration))
+    distances = np.maximum.accumulate([calibration[a] for a in angles])
+    return float(np.interp(distance, distances, angles))
+
+
+def confused_renders(instances, image_size, test, indices, estimates, seed=0):
+    """For test samples `indices` with estimates (n, 3, 3) (rotations taking the prediction to its
+    target): (render distances of the pose each prediction stands for, {angle: median distance of
+    random turns by that angle}), both measured on the same samples."""
+    rng = np.random.default_rng(seed)
+    renderers, confused, turns = {}, [], {a: [] for a in CALIBRATION_DEG}
+    for i, estimate in tqdm(list(zip(indices, estimates)), desc="renders", unit="image", leave=False):
+        instance = int(test["instance_id"][i])
+        if instance not in renderers:
+            renderers[instance] = Renderer(EmbreeMesh(sources.load(instances[instance])), image_size)
+        R = test["rotation"][i]
+        confused.append(render_distance(renderers[instance], R, estimate.T @ R))
+        for angle in CALIBRATION_DEG:
+            axis = rng.normal(size=3)
+            turn = Rotation.from_rotvec(np.radians(angle) * axis / np.linalg.norm(axis)).as_matrix()
+            turns[angle].append(render_distance(renderers[instance], R, turn @ R))
+    return np.array(confused), {a: float(np.median(d)) for a, d in turns.items()}
+
+
+def report(run, data_dir=None):
+    data_dir = data_dir or os.path.join(run, "data")
+    manifest = reader.load_manifest(data_dir)
+    config = from_json(DataConfig, manifest["config"])
+    test = reader.as_numpy(data_dir, "test")
+    embeddings = embed_test_split(run, test, os.path.join(run, "eval"))
+    pred, target = (embeddings[mode]().astype(np.float64) for mode in ("pred", "target"))
+    similarity = {name: self_similarity(alignment.normalize_channels(maps))
+                  for name, maps in (("input_spheres", test["sphere"]), ("teacher_embeddings", target))}
+    estimates = soft.align(target, pred, channel_axis=-1)
+    errors = alignment.errors_deg(estimates, np.eye(3))
+    turned = np.flatnonzero(errors > HALF_TURN_DEG)
+    result = {
+        "self_similarity": {name: {"median": float(np.median(s)), "quartiles": np.percentile(s, [25, 75]).tolist(),
+                                   "maps": len(s), "min_angle_deg": MIN_ANGLE_DEG} for name, s in similarity.items()},
+        "half_turned_images": {"count": int(len(turned)), "of": int(len(errors))},
+    }
+    if len(turned):
+        found = {i.instance_id: i for i in dataset.instances(config, data_dir)[0]}
+        distances, calibration = confused_renders(found, config.image_size, test, turned, estimates[turned])
+        median = float(np.median(distances))
+        result["half_turned_images"].update({
+            "render_distance_median": median, "equivalent_turn_deg": equivalent_turn_deg(median, calibration),
+            "calibration": {str(a): d for a, d in calibration.items()}})
+    dataset.write_json_atomic(os.path.join(run, "symmetry_report.json"), result)
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="runs/quick")
+    parser.add_argument("--data", help="dataset folder (default <run>/data)")
+    args = parser.parse_args(argv)
+    try:
+        r = report(args.run, args.data)
+    except ValueError as err:
+        parser.exit(2, f"error: {err}\n")
+    print("| measure | value |\n|---|---|")
+    for name, s in r["self_similarity"].items():
+        print(f"| self-similarity of the {name.replace('_', ' ')} (median; quartiles; 1 = a symmetry) | "
+              f"{s['median']:.3f}; {s['quartiles'][0]:.3f} / {s['quartiles'][1]:.3f} ({s['maps']} maps) |")
+    h = r["half_turned_images"]
+    print(f"| test images whose pred aligns to its own target off by > {HALF_TURN_DEG:.0f} deg | {h['count']} of {h['of']} |")
+    if h["count"]:
+        c = h["calibration"]
+        print(f"| their render in the confused pose against the true one: relative L2 (median) | "
+              f"{h['render_distance_median']:.3f}, as far as a {h['equivalent_turn_deg']:.1f} deg turn |")
+        print("| renders turned by a random axis: relative L2 (median) | "
+              + "; ".join(f"{float(a):g} deg {d:.3f}" for a, d in c.items()) + " |")
+
+
+if __name__ == "__main__":
+    main()

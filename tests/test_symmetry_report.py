@@ -1,0 +1,50 @@
+"""evaluation.symmetry_report: a box's symmetric half turn renders like the truth and a chair's
+does not; the turn-angle interpolation; the command on the tiny run."""
+import json
+
+import numpy as np
+import pytest
+import trimesh
+from scipy.spatial.transform import Rotation
+
+from evaluation.symmetry_report import confused_renders, equivalent_turn_deg, main
+from training import train_embedding
+from training.shapes import make_shape
+from training.sources import Instance
+
+from conftest import TINY_EMBEDDING
+
+
+def test_equivalent_turn_interpolates_a_monotonic_calibration():
+    calibration = {5.0: 0.2, 10.0: 0.4, 20.0: 0.6, 30.0: 0.5}  # noisy: 30 deg measured below 20 deg
+    assert equivalent_turn_deg(0.5, calibration) == pytest.approx(15.0)
+    assert equivalent_turn_deg(0.1, calibration) == 5.0
+    assert equivalent_turn_deg(0.9, calibration) == 30.0
+
+
+def test_a_boxs_half_turn_renders_alike_and_a_chairs_does_not(tmp_path):
+    trimesh.creation.box(extents=(1.2, 0.8, 0.5)).export(tmp_path / "box.off")
+    make_shape("chair", 3).export(tmp_path / "chair.off")
+    found = {7: Instance(7, 0, "box", "test", str(tmp_path / "box.off")),
+             9: Instance(9, 1, "chair", "test", str(tmp_path / "chair.off"))}
+    R = Rotation.random(2, random_state=0).as_matrix()
+    test = {"instance_id": np.array([7, 9]), "rotation": R}
+    half_turn = np.diag([1.0, -1.0, -1.0])  # about the object's x axis: one of the box's symmetries
+    estimates = R @ half_turn @ np.swapaxes(R, 1, 2)  # the prediction stands for the pose R H
+    distances, calibration = confused_renders(found, 48, test, [0, 1], estimates)
+    assert distances[0] < calibration[2.5] / 2, (distances, calibration)
+    assert distances[1] > calibration[20.0], (distances, calibration)
+    assert calibration[2.5] < calibration[10.0] < calibration[45.0]
+
+
+def test_symmetry_report_command(tiny_run, capsys):
+    train_embedding.train(TINY_EMBEDDING, str(tiny_run / "data"), str(tiny_run), verbose=0)  # reuses an export
+    main(["--run", str(tiny_run)])
+    assert "self-similarity of the teacher embeddings" in capsys.readouterr().out
+    written = json.loads((tiny_run / "symmetry_report.json").read_text())
+    for s in written["self_similarity"].values():
+        assert 0 < s["quartiles"][0] <= s["median"] <= s["quartiles"][1] <= 1 + 1e-9
+    turned = written["half_turned_images"]
+    assert 0 <= turned["count"] <= turned["of"]
+    if turned["count"]:
+        assert 0 <= turned["equivalent_turn_deg"] <= 180
