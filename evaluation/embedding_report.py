@@ -17,7 +17,6 @@
    pipeline's images/s (cached targets, in-plane rotations; it must not be the bottleneck).
 Writes <run>/embedding_report.json.
 """
-import argparse
 import os
 import time
 
@@ -38,6 +37,7 @@ from training.train_embedding import read_metadata, split_datasets
 
 from . import alignment
 from .inference import in_batches
+from .report_cli import run_report
 
 
 def pose_errors(first, second, R, embeddings):
@@ -153,15 +153,8 @@ def report(run, data_dir=None, speed=True):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", default="runs/quick")
-    parser.add_argument("--data", help="dataset folder (default <run>/data)")
-    parser.add_argument("--no-speed", action="store_true", help="skip the training-speed comparison")
-    args = parser.parse_args(argv)
-    try:
-        r = report(args.run, args.data, speed=not args.no_speed)
-    except ValueError as err:
-        parser.exit(2, f"error: {err}\n")
+    r, _ = run_report(__doc__, report, argv, [(("--no-speed",), dict(
+        dest="speed", action="store_false", help="skip the training-speed comparison"))])
     v = r["validation"]
     print("| metric | value |\n|---|---|")
     print(f"| validation loss: model / training-mean predictor ({v['samples']} images) | "

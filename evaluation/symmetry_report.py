@@ -14,7 +14,6 @@ python -m evaluation.symmetry_report --run runs/quick
    no image model could tell them apart; 180: they look as different as a random half turn.
 Writes <run>/symmetry_report.json.
 """
-import argparse
 import os
 
 import numpy as np
@@ -29,6 +28,7 @@ from training.raycast import EmbreeMesh
 from training.render import Renderer
 
 from . import alignment
+from .report_cli import run_report
 from .run_alignment_experiment import embed_test_split
 
 CALIBRATION_DEG = (2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 180.0)
@@ -97,14 +97,7 @@ def report(run, data_dir=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", default="runs/quick")
-    parser.add_argument("--data", help="dataset folder (default <run>/data)")
-    args = parser.parse_args(argv)
-    try:
-        r = report(args.run, args.data)
-    except ValueError as err:
-        parser.exit(2, f"error: {err}\n")
+    r, _ = run_report(__doc__, report, argv)
     print("| measure | value |\n|---|---|")
     for name, s in r["self_similarity"].items():
         print(f"| self-similarity of the {name.replace('_', ' ')} (median; quartiles; 1 = a symmetry) | "

@@ -10,7 +10,6 @@ On the test split (every sample in a uniformly random pose, rotation-major):
    released implementation at 64 x 64, and the recorded training samples/s.
 Writes <run>/teacher_report.json.
 """
-import argparse
 import math
 import os
 import time
@@ -27,6 +26,7 @@ from training.dataset import write_json_atomic
 
 from . import alignment
 from .inference import in_batches
+from .report_cli import run_report
 
 
 def dense_transform_speed(b=32, batch=16, channels=16, repeats=5):
@@ -93,14 +93,7 @@ def report(run, data_dir=None, quick_speed=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", default="runs/quick")
-    parser.add_argument("--data", help="dataset folder (default <run>/data)")
-    args = parser.parse_args(argv)
-    try:
-        r = report(args.run, args.data)
-    except ValueError as err:
-        parser.exit(2, f"error: {err}\n")
+    r, args = run_report(__doc__, report, argv)
     t = r["target_pose_error_deg"]
     print(f"teacher at {args.run}/teacher, embedding {r['embedding_shape']}, {r['test_samples']} test samples")
     print("| metric | value |\n|---|---|")

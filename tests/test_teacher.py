@@ -71,6 +71,24 @@ def test_boundary_errors(trained, tmp_path):
         load_teacher(str(plain))
 
 
+def test_teacher_report_command(trained, tmp_path, capsys):
+    """The report's figures: refinement beats the grid argmax on the oracle pairs, the embedding
+    stays near-equivariant; a run without a teacher exits 2 naming the problem."""
+    import json
+    from evaluation import teacher_report
+    run, _, _ = trained
+    teacher_report.main(["--run", str(run)])
+    assert "target-mode pose error, refined" in capsys.readouterr().out
+    written = json.loads((run / "teacher_report.json").read_text())
+    errors = written["target_pose_error_deg"]
+    assert errors["refined"]["median"] < errors["grid"]["median"]
+    assert written["equivariance_rel_l2"]["median"] < 0.2
+    (tmp_path / "data").symlink_to(run / "data")
+    with pytest.raises(SystemExit) as exit_info:
+        teacher_report.main(["--run", str(tmp_path)])
+    assert exit_info.value.code == 2 and "no SavedModel" in capsys.readouterr().err
+
+
 def test_two_branch_architecture():
     config = TeacherConfig(branches=2, channels=(4, 4, 8, 8), pool_after=(2,), embedding_block=2)
     model = build_teacher(config, 8, 2, 5)
