@@ -11,12 +11,18 @@ dominate the plain loss, so a model can lower it a lot without learning pose.
 contrast_weight > 0 adds that weight times contrast_loss, for targets that carry
 contrast directions after their own channels (models.contrast; the prediction's
 channel count says where the target ends).
+degree_weight > 0 adds that weight times degree_loss: the error in each spherical
+harmonic degree 1..degree_max relative to the target's energy in that degree, so that
+degrees with little energy (the odd ones, which tell a box's half turns apart) count as
+much as the dominant degree 2.
 relative_err: mean |p - t| / (|p| + |t| + 1e-8), on the target's own channels.
 """
 import math
 
 import tensorflow as tf
 import tf_keras as keras
+
+from .spherical import sht
 
 
 def area_weights(n):
@@ -67,10 +73,34 @@ def contrast_loss(target, directions, prediction, floor=0.01):
     return tf.reduce_mean(tf.nn.relu(s) ** 2, axis=-1)
 
 
+def degree_energies(maps, max_degree):
+    """(B, max_degree + 1): energy of NHWC maps (B, 2b, 2b, C) in each degree l = 0..max_degree,
+    summed over channels and orders (m > 0 counted twice for the negative orders of real maps)."""
+    b = maps.shape[1] // 2
+    if not 0 <= max_degree < b:
+        raise ValueError(f"degree_max must be in [0, {b}) for {2 * b} x {2 * b} embeddings, got {max_degree}")
+    re, im = sht(maps, b)
+    power = (re**2 + im**2)[:, :, :max_degree + 1, :max_degree + 1]  # (B, C, l, m >= 0)
+    orders = tf.concat([[1.0], tf.fill([max_degree], 2.0)], axis=0)
+    return tf.reduce_sum(power * orders, axis=[1, 3])
+
+
+def degree_loss(target, prediction, max_degree=8, floor=0.01):
+    """Per sample (B,): mean over l = 1..max_degree of |P_l - T_l|^2 / |T_l|^2, with |T_l|^2 kept
+    above `floor` times T's energy in those degrees. 0 for an exact prediction, 1 per degree
+    for one that misses that degree entirely."""
+    error = degree_energies(prediction - target, max_degree)[:, 1:]
+    energy = degree_energies(target, max_degree)[:, 1:]
+    scale = tf.maximum(energy, floor * tf.reduce_sum(energy, axis=1, keepdims=True))
+    return tf.reduce_mean(error / scale, axis=1)
+
+
 class AreaWeightedHuber(keras.losses.Loss):
-    def __init__(self, delta=1.0, pose_weight=0.0, contrast_weight=0.0, name="area_weighted_huber", **kwargs):
+    def __init__(self, delta=1.0, pose_weight=0.0, contrast_weight=0.0, degree_weight=0.0, degree_max=8,
+                 name="area_weighted_huber", **kwargs):
         super().__init__(name=name, **kwargs)
         self.delta, self.pose_weight, self.contrast_weight = delta, pose_weight, contrast_weight
+        self.degree_weight, self.degree_max = degree_weight, degree_max
 
     def _huber(self, target, prediction, w):
         huber = keras.losses.Huber(self.delta, reduction=keras.losses.Reduction.NONE)
@@ -86,17 +116,21 @@ class AreaWeightedHuber(keras.losses.Loss):
             loss += self.contrast_weight * contrast_loss(target, directions, prediction)
         if self.pose_weight:
             loss += self.pose_weight * self._huber(target - sphere_mean(target), prediction - sphere_mean(prediction), w)
+        if self.degree_weight:
+            loss += self.degree_weight * degree_loss(target, prediction, self.degree_max)
         return loss
 
     def get_config(self):
         return {**super().get_config(), "delta": self.delta, "pose_weight": self.pose_weight,
-                "contrast_weight": self.contrast_weight}
+                "contrast_weight": self.contrast_weight, "degree_weight": self.degree_weight,
+                "degree_max": self.degree_max}
 
 
-def area_weighted_huber(target, predictions, delta=1.0, pose_weight=0.0, contrast_weight=0.0):
+def area_weighted_huber(target, predictions, delta=1.0, pose_weight=0.0, contrast_weight=0.0, degree_weight=0.0,
+                        degree_max=8):
     """Mean of AreaWeightedHuber over a prediction or a list of them."""
     predictions = predictions if isinstance(predictions, (list, tuple)) else [predictions]
-    loss = AreaWeightedHuber(delta, pose_weight, contrast_weight)
+    loss = AreaWeightedHuber(delta, pose_weight, contrast_weight, degree_weight, degree_max)
     return tf.add_n([loss(target, p) for p in predictions]) / len(predictions)
 
 

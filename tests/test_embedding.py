@@ -72,6 +72,31 @@ def test_loss_by_hand():
     assert float(relative_err(target, prediction)) == pytest.approx(expected_rel, rel=1e-6)
 
 
+def test_degree_loss_known_values(rng):
+    """Exact prediction: 0. Missing everything but the sphere means: 1 per degree. An error of
+    half the target's degree-3 part, one degree of five: 0.5^2 / 5. Energies match soft.sht."""
+    import soft
+    from conftest import random_coefficients
+    from models.losses import degree_energies, degree_loss
+    coefficients = random_coefficients(rng, 8, (2, 3), real=True)  # (B, C, l, m)
+    target = np.moveaxis(soft.isht(coefficients, real=True), 1, -1)
+    only_3 = np.zeros_like(coefficients)
+    only_3[:, :, 3] = coefficients[:, :, 3]
+    part_3 = np.moveaxis(soft.isht(only_3, real=True), 1, -1)
+    loss = lambda p: degree_loss(tf.constant(target, tf.float32), tf.constant(p, tf.float32), 5).numpy()  # noqa: E731
+    np.testing.assert_allclose(loss(target), 0, atol=1e-5)
+    np.testing.assert_allclose(loss(np.full_like(target, 0.3)), 1, rtol=1e-4)
+    np.testing.assert_allclose(loss(target + 0.5 * part_3), 0.25 / 5, rtol=1e-4)
+    expected = (np.abs(soft.sht(np.moveaxis(target, -1, 1))) ** 2).sum(axis=(1, 3))[:, :6]
+    np.testing.assert_allclose(degree_energies(tf.constant(target, tf.float32), 5).numpy(), expected, rtol=1e-4)
+    with_degrees = area_weighted_huber(tf.constant(target, tf.float32), tf.constant(target + 0.5 * part_3, tf.float32),
+                                       0.1, degree_weight=2.0, degree_max=5)
+    plain = area_weighted_huber(tf.constant(target, tf.float32), tf.constant(target + 0.5 * part_3, tf.float32), 0.1)
+    assert float(with_degrees - plain) == pytest.approx(2.0 * 0.25 / 5, rel=1e-4)
+    with pytest.raises(ValueError, match=r"degree_max must be in \[0, 8\)"):
+        degree_loss(tf.constant(target, tf.float32), tf.constant(target, tf.float32), 8)
+
+
 @pytest.fixture(scope="module")
 def run(tiny_run):
     return tiny_run
@@ -123,10 +148,11 @@ def test_training_pipeline_is_reproducible(run):
 
 def test_contrast_targets_and_fit(run, tmp_path):
     """With contrast_rotations each target carries its contrast directions (validation batches
-    are not turned, so they compare as they are), and training logs the contrast metric."""
+    are not turned, so they compare as they are), and training logs the contrast metric; the
+    degree loss trains in the same graph."""
     from models.contrast import contrast_directions
     from models.teacher import load_teacher
-    config = dataclasses.replace(EMBEDDING, contrast_rotations=2, contrast_weight=0.1)
+    config = dataclasses.replace(EMBEDDING, contrast_rotations=2, contrast_weight=0.1, degree_weight=0.05, degree_max=4)
     teacher = load_teacher(str(run / "teacher"))
     _, validation, _ = train_embedding.split_datasets(str(run / "data"), teacher, config, 8)
     targets = next(iter(validation))[1].numpy()

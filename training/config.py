@@ -76,6 +76,8 @@ class EmbeddingConfig:
     adds contrast_weight times models.losses.contrast_loss, which keeps predictions
     nearer the target than the target turned by its confusers (a box's half turns).
     Off in the presets: README "The image embedding" has the measurements.
+    degree_weight, degree_max: adds degree_weight times models.losses.degree_loss (each
+    spherical harmonic degree 1..degree_max's error relative to the target's energy there).
     inplane_rotations: turn each training image about the camera axis by a random
     multiple of the embedding's longitude step and shift its target to match, afresh
     every epoch (exact for the headlight renders; see models.inplane).
@@ -89,6 +91,8 @@ class EmbeddingConfig:
     pose_weight: float = 0.0
     contrast_rotations: int = 0
     contrast_weight: float = 0.0
+    degree_weight: float = 0.0
+    degree_max: int = 8
     inplane_rotations: bool = True
     batch_size: int = 32
     epochs: int = 12

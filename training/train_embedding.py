@@ -88,7 +88,8 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     with distribution.scope():
         model = build()
         outputs = len(model.outputs)
-        loss = AreaWeightedHuber(config.huber_delta, config.pose_weight, config.contrast_weight)
+        loss = AreaWeightedHuber(config.huber_delta, config.pose_weight, config.contrast_weight,
+                                  config.degree_weight, config.degree_max)
         metrics = [relative_err] + ([contrast] if config.contrast_rotations else [])
         model.compile(
             optimizer=keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps),
