@@ -11,7 +11,7 @@
    from poor generalisation to unseen objects. And how much of the
    rotating part of the embeddings (each channel minus its sphere mean: what changes
    with pose) the model predicts: energy of the prediction's and of its error's
-   rotating part, as fractions of the target's.
+   rotating part, as fractions of the target's, in all and per spherical harmonic degree.
 3. Training images/s of the embedding model against a plain Model Garden ResNet-18
    classifier on the same input, measured in the same run, and the training input
    pipeline's images/s (cached targets, in-plane rotations; it must not be the bottleneck).
@@ -27,7 +27,7 @@ import tf_keras as keras
 import soft
 from models.export import load_serving
 from models.embedding import build_embedding_model
-from models.losses import area_weighted_huber, area_weights, sphere_mean
+from models.losses import area_weighted_huber, area_weights, degree_energies, sphere_mean
 from models.teacher import load_teacher
 from training import config as configs
 from training import reader
@@ -94,6 +94,14 @@ def rotating_energy(predicted, target):
     return {**out, "predicted_fraction": out["predicted"] / out["target"], "error_fraction": out["error"] / out["target"]}
 
 
+def degree_error_fractions(predicted, target, max_degree=8):
+    """Per spherical harmonic degree l = 1..max_degree, summed over a batch of NHWC embeddings:
+    the error's energy over the target's (1 = no better than predicting nothing in that degree)."""
+    energies = [degree_energies(tf.constant(x, tf.float32), max_degree).numpy().sum(axis=0)[1:]
+                for x in (np.asarray(predicted) - np.asarray(target), target)]
+    return (energies[0] / energies[1]).tolist()
+
+
 def pipeline_speed(data_dir, teacher, config, batch_size=32, batches=60):
     """Images/s of the training input pipeline itself (cached teacher targets, in-plane
     rotations as configured), after one epoch has filled its cache."""
@@ -135,6 +143,7 @@ def report(run, data_dir=None, speed=True):
         "validation": {"samples": int(held_out.sum()), "model_loss": model_loss, "trivial_loss": trivial_loss,
                        "ratio": model_loss / trivial_loss},
         "rotating_energy": rotating_energy(test_pred, test_target),
+        "degree_error_fractions": degree_error_fractions(test_pred, test_target, min(8, test_target.shape[1] // 2 - 1)),
         "pose_error_deg": {"pred": pose_errors(first, second, test["rotation"], test_pred),
                            "target": pose_errors(first, second, test["rotation"], test_target),
                            "pred_to_own_target": own_target_errors(test_pred, test_target),
@@ -170,6 +179,8 @@ def main(argv=None):
     e = r["rotating_energy"]
     print(f"| rotating part (test split): predicted energy / target's; error energy / target's | "
           f"{e['predicted_fraction']:.3f}; {e['error_fraction']:.3f} (1 = no better than predicting none) |")
+    print("| error energy / target's, degrees 1, 2, ... (test split) | "
+          + " ".join(f"{f:.2f}" for f in r["degree_error_fractions"]) + " |")
     if "train_images_per_second" in r:
         s = r["train_images_per_second"]
         print(f"| training images/s: embedding model / Model Garden ResNet-18 (same input) | {s['embedding']:.0f} / "

@@ -72,17 +72,22 @@ def test_loss_by_hand():
     assert float(relative_err(target, prediction)) == pytest.approx(expected_rel, rel=1e-6)
 
 
+def maps_and_degree_3_part(rng, batch, channels):
+    """Random band-limited NHWC maps at b = 8 and their degree-3 part, both (batch, 16, 16, channels)."""
+    import soft
+    from conftest import random_coefficients
+    coefficients = random_coefficients(rng, 8, (batch, channels), real=True)  # (B, C, l, m)
+    only_3 = np.zeros_like(coefficients)
+    only_3[:, :, 3] = coefficients[:, :, 3]
+    return tuple(np.moveaxis(soft.isht(c, real=True), 1, -1) for c in (coefficients, only_3))
+
+
 def test_degree_loss_known_values(rng):
     """Exact prediction: 0. Missing everything but the sphere means: 1 per degree. An error of
     half the target's degree-3 part, one degree of five: 0.5^2 / 5. Energies match soft.sht."""
     import soft
-    from conftest import random_coefficients
     from models.losses import degree_energies, degree_loss
-    coefficients = random_coefficients(rng, 8, (2, 3), real=True)  # (B, C, l, m)
-    target = np.moveaxis(soft.isht(coefficients, real=True), 1, -1)
-    only_3 = np.zeros_like(coefficients)
-    only_3[:, :, 3] = coefficients[:, :, 3]
-    part_3 = np.moveaxis(soft.isht(only_3, real=True), 1, -1)
+    target, part_3 = maps_and_degree_3_part(rng, 2, 3)
     loss = lambda p: degree_loss(tf.constant(target, tf.float32), tf.constant(p, tf.float32), 5).numpy()  # noqa: E731
     np.testing.assert_allclose(loss(target), 0, atol=1e-5)
     np.testing.assert_allclose(loss(np.full_like(target, 0.3)), 1, rtol=1e-4)
@@ -199,6 +204,7 @@ def test_embedding_report_cli(run, capsys):
     assert errors["fitted_pred_to_own_target"]["pairs"] == (~held_out).sum()
     assert errors["pred_to_own_target"]["pairs"] == len(reader.as_numpy(str(run / "data"), "test")["image"])
     assert all(0 <= e["median"] <= 180 for e in errors.values())
+    assert len(written["degree_error_fractions"]) == 7  # degrees 1..b-1 of the 16 x 16 embedding
 
 
 def test_resume_after_interruption(run, tmp_path):
@@ -283,6 +289,14 @@ def test_own_target_errors_know_the_answer(rng):
     assert exact["median"] < 0.01 and exact["acc30"] == 1 and exact["over150"] == 0 and exact["pairs"] == 4
     turned = own_target_errors(soft.rotate(maps, half_turn, channel_axis=-1), maps)
     assert turned["median"] == pytest.approx(180, abs=0.01) and turned["over150"] == 1
+
+
+def test_degree_error_fractions_know_the_answer(rng):
+    from evaluation.embedding_report import degree_error_fractions
+    target, part_3 = maps_and_degree_3_part(rng, 3, 2)
+    off_in_3 = target + 0.5 * part_3
+    np.testing.assert_allclose(degree_error_fractions(off_in_3, target, 5), [0, 0, 0.25, 0, 0], atol=1e-5)
+    np.testing.assert_allclose(degree_error_fractions(np.zeros_like(target), target, 5), 1, rtol=1e-5)
 
 
 def test_rotating_energy_of_predictions(rng):
