@@ -35,10 +35,9 @@ CALIBRATION_DEG = (2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 180.0)
 HALF_TURN_DEG = 150.0
 
 
-def render_distance(renderer, R, S):
-    """Relative L2 distance of the renders in poses S and R (mesh v -> R v), over the latter's norm."""
-    truth = renderer.render(R)
-    return float(np.linalg.norm(renderer.render(S) - truth) / np.linalg.norm(truth))
+def relative_distance(image, truth):
+    """Relative L2 distance of a render from the true one, over the latter's norm."""
+    return float(np.linalg.norm(image - truth) / np.linalg.norm(truth))
 
 
 def equivalent_turn_deg(distance, calibration):
@@ -59,12 +58,13 @@ def confused_renders(instances, image_size, test, indices, estimates, seed=0):
         instance = int(test["instance_id"][i])
         if instance not in renderers:
             renderers[instance] = Renderer(EmbreeMesh(sources.load(instances[instance])), image_size)
-        R = test["rotation"][i]
-        confused.append(render_distance(renderers[instance], R, estimate.T @ R))
+        render, R = renderers[instance].render, test["rotation"][i]  # pose R: mesh v -> R v
+        truth = render(R)
+        confused.append(relative_distance(render(estimate.T @ R), truth))
         for angle in CALIBRATION_DEG:
             axis = rng.normal(size=3)
             turn = Rotation.from_rotvec(np.radians(angle) * axis / np.linalg.norm(axis)).as_matrix()
-            turns[angle].append(render_distance(renderers[instance], R, turn @ R))
+            turns[angle].append(relative_distance(render(turn @ R), truth))
     return np.array(confused), {a: float(np.median(d)) for a, d in turns.items()}
 
 
