@@ -13,6 +13,8 @@ from scipy.spatial.transform import Rotation
 
 import soft
 
+HALF_TURN_DEG = 150.0  # errors above this count as half turns (a box's confused poses)
+
 
 def pairs(class_ids, n_instances, n_poses, kind="same", seed=0):
     """(first, second) sample indices for rotation-major data; class_ids per sample."""

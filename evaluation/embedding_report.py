@@ -48,9 +48,9 @@ def pose_errors(first, second, R, embeddings):
 
 def own_target_errors(predicted, target):
     """Summary of the errors (deg) of aligning each predicted embedding to its own target, and
-    the share off by more than 150 deg (half turns)."""
+    the share off by more than alignment.HALF_TURN_DEG = 150 deg (half turns)."""
     errors = alignment.errors_deg(soft.align(target, predicted, channel_axis=-1), np.eye(3))
-    return {**alignment.summary(errors), "over150": float(np.mean(errors > 150))}
+    return {**alignment.summary(errors), "over150": float(np.mean(errors > alignment.HALF_TURN_DEG))}
 
 
 def training_speed(embedding_model, image_size, batch_size=32, steps=10, rounds=3):

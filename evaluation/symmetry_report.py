@@ -32,7 +32,6 @@ from .report_cli import run_report
 from .run_alignment_experiment import embed_test_split
 
 CALIBRATION_DEG = (2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 180.0)
-HALF_TURN_DEG = 150.0
 
 
 def relative_distance(image, truth):
@@ -79,7 +78,7 @@ def report(run, data_dir=None):
                   for name, maps in (("input_spheres", test["sphere"]), ("teacher_embeddings", target))}
     estimates = soft.align(target, pred, channel_axis=-1)
     errors = alignment.errors_deg(estimates, np.eye(3))
-    turned = np.flatnonzero(errors > HALF_TURN_DEG)
+    turned = np.flatnonzero(errors > alignment.HALF_TURN_DEG)
     result = {
         "self_similarity": {name: {"median": float(np.median(s)), "quartiles": np.percentile(s, [25, 75]).tolist(),
                                    "maps": len(s), "min_angle_deg": MIN_ANGLE_DEG} for name, s in similarity.items()},
@@ -103,7 +102,8 @@ def main(argv=None):
         print(f"| self-similarity of the {name.replace('_', ' ')} (median; quartiles; 1 = a symmetry) | "
               f"{s['median']:.3f}; {s['quartiles'][0]:.3f} / {s['quartiles'][1]:.3f} ({s['maps']} maps) |")
     h = r["half_turned_images"]
-    print(f"| test images whose pred aligns to its own target off by > {HALF_TURN_DEG:.0f} deg | {h['count']} of {h['of']} |")
+    print(f"| test images whose pred aligns to its own target off by > {alignment.HALF_TURN_DEG:.0f} deg | "
+          f"{h['count']} of {h['of']} |")
     if h["count"]:
         c = h["calibration"]
         print(f"| their render in the confused pose against the true one: relative L2 (median) | "
