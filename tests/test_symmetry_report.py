@@ -48,3 +48,5 @@ def test_symmetry_report_command(tiny_run, capsys):
     assert 0 <= turned["count"] <= turned["of"]
     if turned["count"]:
         assert 0 <= turned["equivalent_turn_deg"] <= 180
+    else:  # nothing to render: no render figures either
+        assert set(turned) == {"count", "of"}
