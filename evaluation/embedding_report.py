@@ -46,6 +46,13 @@ def pose_errors(first, second, R, embeddings):
     return alignment.summary(alignment.errors_deg(estimate, relative))
 
 
+def training_targets(teacher, data_dir, validation_every):
+    """The train split (a dict of arrays, reader.as_numpy), its held-out mask (every
+    validation_every-th instance, as in training) and the teacher's targets (N, n, n, C)."""
+    train = reader.as_numpy(data_dir, "train")
+    return train, train["instance_id"] % validation_every == 0, in_batches(teacher, train["sphere"])
+
+
 def own_target_errors(predicted, target):
     """Summary of the errors (deg) of aligning each predicted embedding to its own target, and
     the share off by more than alignment.HALF_TURN_DEG = 150 deg (half turns)."""
@@ -124,9 +131,7 @@ def report(run, data_dir=None, speed=True):
     serve = load_serving(export)
     embed = lambda images: in_batches(lambda x: serve(images=x)["embedding"], images)  # noqa: E731
     teacher = load_teacher(os.path.join(run, "teacher"))
-    train = reader.as_numpy(data_dir, "train")
-    held_out = train["instance_id"] % config["validation_every"] == 0
-    targets = in_batches(teacher, train["sphere"])
+    train, held_out, targets = training_targets(teacher, data_dir, config["validation_every"])
     mean_embedding = targets[~held_out].mean(axis=0, keepdims=True)
     predicted = embed(train["image"][held_out])
     fitted = embed(train["image"][~held_out]).astype(np.float64)

@@ -7,8 +7,9 @@ since the light sits at the camera and the unit ball's disc lies inside the imag
 and its spherical maps shift in longitude by alpha (exactly, for multiples of the
 grid step 2 pi / n). A teacher that is equivariant to longitude shifts maps the shift
 of its input to the same shift of its embedding. So one pose gives a whole circle of
-(image, target) pairs for free: `random_inplane_rotation` draws one per sample, and
-`random_inplane_pair_rotation` does the same for the rotation-regression peer's pairs.
+(image, target) pairs for free: `random_inplane_rotation` draws one per sample,
+`random_inplane_pair_rotation` does the same for the rotation-regression peer's pairs, and
+`random_inplane_pose_rotation` for (true pose, target) pairs (evaluation.pose_oracle).
 Draws are stateless: the same seed (a pair of integers; training.reader.augmented keys
 it on the run's seed and the batch index) gives the same turns, however tf.data
 schedules its parallel calls.
@@ -47,14 +48,27 @@ def rotate_images(images, alpha):
         fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
 
 
+def _random_steps(targets, seed):
+    """One random multiple of the longitude step per sample of targets (B, H, W, C): the
+    steps (B,) int32 and their angles 2 pi steps / W (B,) float32."""
+    width = tf.shape(targets)[2]
+    steps = tf.random.stateless_uniform([tf.shape(targets)[0]], seed, 0, width, dtype=tf.int32)
+    return steps, 2 * math.pi * tf.cast(steps, tf.float32) / tf.cast(width, tf.float32)
+
+
 def random_inplane_rotation(images, targets, seed):
     """(images, targets) of one batch, each sample turned by its own random multiple of the
     targets' longitude step 2 pi / W: images rotated, target maps (B, H, W, C) rolled.
     seed: shape (2,) integers of the stateless draw."""
-    width = tf.shape(targets)[2]
-    steps = tf.random.stateless_uniform([tf.shape(targets)[0]], seed, 0, width, dtype=tf.int32)
-    alpha = 2 * math.pi * tf.cast(steps, tf.float32) / tf.cast(width, tf.float32)
+    steps, alpha = _random_steps(targets, seed)
     return rotate_images(images, alpha), roll_longitude(targets, steps)
+
+
+def random_inplane_pose_rotation(rotations, targets, seed):
+    """random_inplane_rotation for poses instead of images: (Rz(alpha) R (B, 3, 3), rolled
+    targets), the object turned about the camera axis; seed as there."""
+    steps, alpha = _random_steps(targets, seed)
+    return tf.cast(rotation_about_z(alpha), rotations.dtype) @ rotations, roll_longitude(targets, steps)
 
 
 def turn_pairs(images_a, images_b, relative, alpha_a, alpha_b):

@@ -8,11 +8,14 @@ import pytest
 import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
-from models.inplane import (random_inplane_pair_rotation, random_inplane_rotation, roll_longitude, rotate_images,
-                            rotation_about_z, turn_pairs)
+import soft
+from models.inplane import (random_inplane_pair_rotation, random_inplane_pose_rotation, random_inplane_rotation,
+                            roll_longitude, rotate_images, rotation_about_z, turn_pairs)
 from training.raycast import EmbreeMesh, SphericalRayCaster
 from training.render import Renderer
 from training.shapes import make_shape
+
+from conftest import random_coefficients
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +90,18 @@ def test_random_pair_rotation_keeps_rotations_and_draws_by_seed(rng):
         np.testing.assert_allclose(r @ np.swapaxes(r, 1, 2), np.broadcast_to(np.eye(3), r.shape), atol=1e-12)
     np.testing.assert_array_equal(first, again)
     assert np.abs(first - second).max() > 0.1
+
+
+def test_random_pose_rotation_keeps_each_target_the_map_in_its_new_pose(rng):
+    """(R, Lambda(R) f) stays a pose and its map: (Rz(alpha) R, Lambda(Rz(alpha) R) f), exactly
+    for a band-limited f, each sample with its own turn."""
+    b = 8
+    f = soft.isht(random_coefficients(rng, b, real=True), real=True)
+    R = Rotation.random(6, random_state=rng).as_matrix()
+    targets = soft.rotate(np.broadcast_to(f, (6, 2 * b, 2 * b)), R)[..., None]
+    turned, shifted = random_inplane_pose_rotation(tf.constant(R), tf.constant(targets), seed=[3, 1])
+    turned, shifted = turned.numpy(), shifted.numpy()
+    np.testing.assert_allclose(turned @ np.swapaxes(turned, 1, 2), np.broadcast_to(np.eye(3), R.shape), atol=1e-12)
+    np.testing.assert_allclose(shifted[..., 0], soft.rotate(np.broadcast_to(f, (6, 2 * b, 2 * b)), turned),
+                               atol=1e-4)  # alpha is float32
+    assert len({round(float(a), 6) for a in Rotation.from_matrix(turned @ np.swapaxes(R, 1, 2)).magnitude()}) > 1
