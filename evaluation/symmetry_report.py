@@ -12,6 +12,9 @@ python -m evaluation.symmetry_report --run runs/quick
    a turn about a random axis that changes the same renders as much (the median distance of
    turns by CALIBRATION_DEG, interpolated). A few degrees: the confused poses look alike and
    no image model could tell them apart; 180: they look as different as a random half turn.
+   And how many of those half turns turn about one of the object's own axes (within
+   AXIS_WITHIN_DEG of the mesh's x, y or z), against the share random axes would give: a
+   near-symmetry of the shape turns about its axes.
 Writes <run>/symmetry_report.json.
 """
 import os
@@ -32,6 +35,18 @@ from .report_cli import run_report
 from .run_alignment_experiment import embed_test_split
 
 CALIBRATION_DEG = (2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 180.0)
+AXIS_WITHIN_DEG = 25.0
+
+
+def object_axis_share(estimates, rotations, within_deg=AXIS_WITHIN_DEG):
+    """The share of error rotations `estimates` (n, 3, 3) (camera frame) of samples in poses
+    `rotations` (n, 3, 3) (mesh v -> R v) whose axis lies within `within_deg` of one of the
+    object's axes (R e_x, R e_y, R e_z), and the share for uniformly random axes (6 caps)."""
+    axes = Rotation.from_matrix(estimates).as_rotvec()
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    in_object_frame = np.einsum("nji,nj->ni", rotations, axes)  # R^T a
+    near = np.abs(in_object_frame).max(axis=1) >= np.cos(np.radians(within_deg))
+    return float(np.mean(near)), float(3 * (1 - np.cos(np.radians(within_deg))))
 
 
 def relative_distance(image, truth):
@@ -88,7 +103,9 @@ def report(run, data_dir=None):
         found = {i.instance_id: i for i in dataset.instances(config, data_dir)[0]}
         distances, calibration = confused_renders(found, config.image_size, test, turned, estimates[turned])
         median = float(np.median(distances))
+        share, random_share = object_axis_share(estimates[turned], test["rotation"][turned])
         result["half_turned_images"].update({
+            "about_object_axis": share, "about_object_axis_if_random": random_share,
             "render_distance_median": median, "equivalent_turn_deg": equivalent_turn_deg(median, calibration),
             "calibration": {str(a): d for a, d in calibration.items()}})
     dataset.write_json_atomic(os.path.join(run, "symmetry_report.json"), result)
@@ -108,6 +125,8 @@ def main(argv=None):
         c = h["calibration"]
         print(f"| their render in the confused pose against the true one: relative L2 (median) | "
               f"{h['render_distance_median']:.3f}, as far as a {h['equivalent_turn_deg']:.1f} deg turn |")
+        print(f"| their turn's axis within {AXIS_WITHIN_DEG:g} deg of one of the object's axes | "
+              f"{100 * h['about_object_axis']:.1f} % (random axes: {100 * h['about_object_axis_if_random']:.1f} %) |")
         print("| renders turned by a random axis: relative L2 (median) | "
               + "; ".join(f"{float(a):g} deg {d:.3f}" for a, d in c.items()) + " |")
 

@@ -1,5 +1,6 @@
 """evaluation.symmetry_report: a box's symmetric half turn renders like the truth and a chair's
-does not; the turn-angle interpolation; the command on the tiny run."""
+does not; the turn-angle interpolation; half turns about an object's axes found as such; the
+command on the tiny run."""
 import json
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import trimesh
 from scipy.spatial.transform import Rotation
 
-from evaluation.symmetry_report import confused_renders, equivalent_turn_deg, main
+from evaluation.symmetry_report import confused_renders, equivalent_turn_deg, main, object_axis_share
 from training import train_embedding
 from training.shapes import make_shape
 from training.sources import Instance
@@ -20,6 +21,17 @@ def test_equivalent_turn_interpolates_a_monotonic_calibration():
     assert equivalent_turn_deg(0.5, calibration) == pytest.approx(15.0)
     assert equivalent_turn_deg(0.1, calibration) == 5.0
     assert equivalent_turn_deg(0.9, calibration) == 30.0
+
+
+def test_object_axis_share_finds_turns_about_the_objects_axes():
+    rng = np.random.default_rng(4)
+    poses = Rotation.random(3000, random_state=rng).as_matrix()
+    object_axes = poses[np.arange(3000), :, rng.integers(0, 3, 3000)]  # columns R e_k, k random
+    about_object_axes = Rotation.from_rotvec(np.pi * object_axes).as_matrix()
+    share, random_share = object_axis_share(about_object_axes, poses)
+    assert share == 1.0 and random_share == pytest.approx(3 * (1 - np.cos(np.radians(25))))
+    camera_axis = Rotation.from_rotvec(np.pi * np.array([[0.0, 0.0, 1.0]] * 3000)).as_matrix()  # not the object's
+    assert object_axis_share(camera_axis, poses)[0] == pytest.approx(random_share, abs=0.03)
 
 
 def test_a_boxs_half_turn_renders_alike_and_a_chairs_does_not(tmp_path):
@@ -47,6 +59,6 @@ def test_symmetry_report_command(tiny_run, capsys):
     turned = written["half_turned_images"]
     assert 0 <= turned["count"] <= turned["of"]
     if turned["count"]:
-        assert 0 <= turned["equivalent_turn_deg"] <= 180
+        assert 0 <= turned["equivalent_turn_deg"] <= 180 and 0 <= turned["about_object_axis"] <= 1
     else:  # nothing to render: no render figures either
         assert set(turned) == {"count", "of"}
