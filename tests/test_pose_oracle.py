@@ -46,7 +46,9 @@ def test_report_cli(tiny_run, fitted, capsys):
     written = json.loads((tiny_run / "pose_oracle.json").read_text())
     _, instances, targets = fitted
     assert written["samples"] == len(targets) and written["instances"] == instances.max() + 1
-    assert written["steps"] == TINY_EMBEDDING.epochs * (len(targets) // TINY_EMBEDDING.batch_size)
+    trained = train_embedding.read_metadata(str(tiny_run / "embedding"))["config"]  # another test's export, maybe
+    assert written["epochs"] == trained["epochs"]  # the image model's budget
+    assert written["steps"] == trained["epochs"] * (len(targets) // trained["batch_size"])
     for name in ("image", "pose"):
         own = written[name]["own_target"]
         assert own["pairs"] == len(targets) and 0 <= own["median"] <= 180
