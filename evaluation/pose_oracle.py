@@ -28,13 +28,12 @@ import tf_keras as keras
 from models.embedding import decode
 from models.export import load_serving
 from models.inplane import random_inplane_pose_rotation
-from models.losses import AreaWeightedHuber, relative_err
+from models.losses import relative_err
 from models.teacher import load_teacher
 from training import config as configs
-from training import fit, reader
+from training import fit, reader, train_embedding
 from training.config import EmbeddingConfig
 from training.dataset import write_json_atomic
-from training.train_embedding import read_metadata
 
 from .embedding_report import degree_error_fractions, own_target_errors, training_targets
 from .inference import in_batches
@@ -72,25 +71,19 @@ def train_pose_decoder(rotations, instances, targets, config, work_dir, verbose=
     model = build_pose_decoder(int(instances.max()) + 1, targets.shape[1:], layers_per_block=config.layers_per_block,
                                max_channels=config.max_channels, n_latent=config.n_latent,
                                bn_momentum=config.bn_momentum)
-    data = tf.data.Dataset.from_tensor_slices(((rotations.astype(np.float32), instances.astype(np.int32)), targets))
-    data = data.shuffle(4096, seed=config.seed, reshuffle_each_iteration=True).repeat()
-    data = data.batch(config.batch_size, drop_remainder=True)
-    if config.inplane_rotations:
-        data = reader.augmented(data, _turn, config.seed)
+    samples = tf.data.Dataset.from_tensor_slices(((rotations.astype(np.float32), instances.astype(np.int32)), targets))
+    data = reader.training_batches(samples, config.batch_size, config.seed, _turn if config.inplane_rotations else None)
     steps = len(targets) // config.batch_size
-    model.compile(optimizer=keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps),
-                                                  beta_1=config.adam_beta1, epsilon=config.adam_epsilon),
-                  loss=AreaWeightedHuber(config.huber_delta, config.pose_weight, 0.0, config.degree_weight,
-                                         config.degree_max),
+    model.compile(optimizer=train_embedding.optimizer(config, steps), loss=train_embedding.loss(config, contrast=False),
                   metrics=[relative_err])
-    model.fit(data.prefetch(tf.data.AUTOTUNE), epochs=config.epochs, steps_per_epoch=steps,
+    model.fit(data, epochs=config.epochs, steps_per_epoch=steps,
               callbacks=fit.callbacks(work_dir, configs.to_json(config)), verbose=fit.verbosity(verbose))
     return model
 
 
 def report(run, data_dir=None, verbose=None):
     export = os.path.join(run, "embedding")
-    meta = read_metadata(export)
+    meta = train_embedding.read_metadata(export)
     config = configs.from_json(EmbeddingConfig, meta["config"])
     data_dir = data_dir or os.path.join(run, "data")
     teacher = load_teacher(os.path.join(run, "teacher"))
@@ -99,21 +92,20 @@ def report(run, data_dir=None, verbose=None):
     targets = targets[fitted]
     if len(targets) < config.batch_size:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(targets)} fitted training samples")
-    instances = np.unique(train["instance_id"][fitted], return_inverse=True)[1]
+    rotations = train["rotation"][fitted].astype(np.float32)
+    instances = np.unique(train["instance_id"][fitted], return_inverse=True)[1].astype(np.int32)
     start = time.time()
-    model = train_pose_decoder(train["rotation"][fitted], instances, targets, config,
-                               os.path.join(run, "pose_oracle_work"), verbose)
+    model = train_pose_decoder(rotations, instances, targets, config, os.path.join(run, "pose_oracle_work"), verbose)
     seconds = time.time() - start
     serve = load_serving(export)
     predictions = {
         "image": in_batches(lambda x: serve(images=x)["embedding"], train["image"][fitted]),
-        "pose": in_batches(lambda r, i: model((r, i), training=False), train["rotation"][fitted].astype(np.float32),
-                           instances.astype(np.int32)),
+        "pose": in_batches(lambda r, i: model((r, i), training=False), rotations, instances),
     }
     targets = targets.astype(np.float64)
     degrees = min(8, targets.shape[1] // 2 - 1)
     result = {"samples": len(targets), "instances": int(instances.max()) + 1, "epochs": config.epochs,
-              "steps": config.epochs * (len(targets) // config.batch_size), "train_seconds": seconds}
+              "steps": int(model.optimizer.iterations), "train_seconds": seconds}
     for name, predicted in predictions.items():
         predicted = predicted.astype(np.float64)
         result[name] = {"own_target": own_target_errors(predicted, targets),

@@ -133,12 +133,18 @@ def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas
     n_train = sum(1 for i in ids if i % validation_every) * manifest["splits"]["train"]["poses"]
     if n_train < batch_size:
         raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training images")
-    train = train.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
-    train = train.batch(batch_size, drop_remainder=True)
+    return (training_batches(train, batch_size, seed, augment), validation.prefetch(tf.data.AUTOTUNE),
+            {"train": n_train, "validation": samples - n_train})
+
+
+def training_batches(samples, batch_size, seed, augment=None):
+    """A dataset of single samples shuffled (seeded, afresh every pass), repeated, in batches of
+    batch_size (remainder dropped), mapped by augment (see augmented) and prefetched."""
+    batches = samples.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
+    batches = batches.batch(batch_size, drop_remainder=True)
     if augment is not None:
-        train = augmented(train, augment, seed)
-    train = train.prefetch(tf.data.AUTOTUNE)
-    return train, validation.prefetch(tf.data.AUTOTUNE), {"train": n_train, "validation": samples - n_train}
+        batches = augmented(batches, augment, seed)
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def augmented(batches, augment, seed):

@@ -51,6 +51,19 @@ def split_datasets(data_dir, teacher, config, batch_size, replicas=1):
                                  augment=random_inplane_rotation if config.inplane_rotations else None)
 
 
+def optimizer(config, steps_per_epoch):
+    """Adam on config's piecewise-constant learning rate (an EmbeddingConfig)."""
+    return keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps_per_epoch),
+                                 beta_1=config.adam_beta1, epsilon=config.adam_epsilon)
+
+
+def loss(config, contrast=True):
+    """The area-weighted Huber loss with config's extra terms; contrast=False leaves out the
+    contrast term (for targets that carry no contrast directions)."""
+    return AreaWeightedHuber(config.huber_delta, config.pose_weight, config.contrast_weight if contrast else 0.0,
+                             config.degree_weight, config.degree_max)
+
+
 def export_embedding(model, path, metadata, build):
     image_size = model.input_shape[1]
     module = export.Serving(export.inference_copy(model, build), "images", "embedding")
@@ -88,13 +101,9 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     with distribution.scope():
         model = build()
         outputs = len(model.outputs)
-        loss = AreaWeightedHuber(config.huber_delta, config.pose_weight, config.contrast_weight,
-                                  config.degree_weight, config.degree_max)
         metrics = [relative_err] + ([contrast] if config.contrast_rotations else [])
         model.compile(
-            optimizer=keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps),
-                                            beta_1=config.adam_beta1, epsilon=config.adam_epsilon),
-            loss=[loss] * outputs, loss_weights=[1.0 / outputs] * outputs,
+            optimizer=optimizer(config, steps), loss=[loss(config)] * outputs, loss_weights=[1.0 / outputs] * outputs,
             metrics=[metrics if i == outputs - 1 else [] for i in range(outputs)])
     if outputs > 1:
         train_ds = train_ds.map(lambda x, t: (x, (t,) * outputs))
