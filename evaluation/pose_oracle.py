@@ -76,8 +76,7 @@ def train_pose_decoder(rotations, instances, targets, config, work_dir, verbose=
     steps = len(targets) // config.batch_size
     model.compile(optimizer=train_embedding.optimizer(config, steps), loss=train_embedding.loss(config, contrast=False),
                   metrics=[relative_err])
-    model.fit(data, epochs=config.epochs, steps_per_epoch=steps,
-              callbacks=fit.callbacks(work_dir, configs.to_json(config)), verbose=fit.verbosity(verbose))
+    fit.timed_fit(model, data, config, steps, work_dir, verbose=verbose)
     return model
 
 

@@ -4,11 +4,14 @@ import json
 import os
 import shutil
 import sys
+import time
 
 import tensorflow as tf
 import tf_keras as keras
 
 from models import export
+
+from . import config as configs
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -74,6 +77,16 @@ def callbacks(work_dir, config=None):
     ]
 
 
+def timed_fit(model, data, config, steps, work_dir, *, validation_data=None, extra_callbacks=(), verbose=None):
+    """model.fit for config.epochs epochs of `steps` steps with callbacks(work_dir, config).
+    Returns (history dict, seconds of training)."""
+    start = time.time()
+    history = model.fit(data, epochs=config.epochs, steps_per_epoch=steps, validation_data=validation_data,
+                        callbacks=callbacks(work_dir, configs.to_json(config)) + list(extra_callbacks),
+                        verbose=verbosity(verbose))
+    return history.history, time.time() - start
+
+
 def split_cpu(n):
     """Expose the CPU as n logical devices (before TensorFlow initialises its runtime)."""
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -83,7 +96,6 @@ def split_cpu(n):
 def run_cli(doc, section, train, argv=None):
     """The command line shared by the trainers: --config, --set, --run, --data, --strategy,
     --cpu-devices, --force; calls train(config, data_dir, run_dir, strategy, force)."""
-    from . import config as configs
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="quick", help=f"preset: {', '.join(sorted(configs.PRESETS))}")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

@@ -13,7 +13,6 @@ without optimizer state. An existing export is kept unless --force.
 """
 import os
 import sys
-import time
 
 import tf_keras as keras
 
@@ -108,17 +107,14 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     if outputs > 1:
         train_ds = train_ds.map(lambda x, t: (x, (t,) * outputs))
         val_ds = val_ds.map(lambda x, t: (x, (t,) * outputs))
-    start = time.time()
-    history = model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
-                        callbacks=fit.callbacks(os.path.join(run_dir, "embedding_work"), configs.to_json(config)) + list(extra_callbacks),
-                        verbose=fit.verbosity(verbose))
-    seconds = time.time() - start
+    history, seconds = fit.timed_fit(model, train_ds, config, steps, os.path.join(run_dir, "embedding_work"),
+                                     validation_data=val_ds, extra_callbacks=extra_callbacks, verbose=verbose)
     written = export_embedding(model, export_dir, {
         "teacher": os.path.abspath(teacher_path), "embedding_shape": list(target_shape),
         "config": configs.to_json(config), "train_seconds": seconds, "samples": counts}, build)
     if written:
         print(f"embedding model exported to {export_dir} ({seconds:.0f} s of training)")
-    return export_dir, history.history
+    return export_dir, history
 
 
 def main(argv=None):

@@ -12,7 +12,6 @@ SavedModel (images_a, images_b) -> rotation.
 """
 import os
 import sys
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -76,17 +75,14 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         model = build_regression_model(image_size, config.resnet_depth, config.hidden, config.head)
         model.compile(keras.optimizers.Adam(fit.piecewise_schedule(config.boundaries, config.learning_rates, steps)),
                       loss=geodesic_loss)
-    start = time.time()
-    history = model.fit(pairs.prefetch(2), epochs=config.epochs, steps_per_epoch=steps,
-                        verbose=fit.verbosity(verbose),
-                        callbacks=fit.callbacks(os.path.join(run_dir, "regression_work"), configs.to_json(config)))
-    seconds = time.time() - start
+    history, seconds = fit.timed_fit(model, pairs.prefetch(2), config, steps, os.path.join(run_dir, "regression_work"),
+                                     verbose=verbose)
     module = _Serving(export.inference_copy(
         model, lambda: build_regression_model(image_size, config.resnet_depth, config.hidden, config.head)), image_size)
     if export.save(module, {"serving_default": module.serve}, export_dir, METADATA,
                    {"image_size": image_size, "config": configs.to_json(config), "train_seconds": seconds}):
         print(f"regression peer exported to {export_dir} ({seconds:.0f} s of training)")
-    return export_dir, history.history
+    return export_dir, history
 
 
 def main(argv=None):

@@ -14,7 +14,6 @@ embeddings -> image, without optimizer state. An existing export is kept unless 
 """
 import os
 import sys
-import time
 
 import tf_keras as keras
 
@@ -80,17 +79,14 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         model.compile(optimizer=keras.optimizers.Adam(
             fit.piecewise_schedule(config.boundaries, config.learning_rates, steps)),
             loss=keras.losses.MeanAbsoluteError())
-    start = time.time()
-    history = model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
-                        callbacks=fit.callbacks(os.path.join(run_dir, "synthesis_work"), configs.to_json(config))
-                        + list(extra_callbacks), verbose=fit.verbosity(verbose))
-    seconds = time.time() - start
+    history, seconds = fit.timed_fit(model, train_ds, config, steps, os.path.join(run_dir, "synthesis_work"),
+                                     validation_data=val_ds, extra_callbacks=extra_callbacks, verbose=verbose)
     written = export_synthesis(model, export_dir, {"inputs": config.inputs, "source": os.path.abspath(source),
                                                    "config": configs.to_json(config), "train_seconds": seconds,
                                                    "samples": counts}, build)
     if written:
         print(f"synthesis model exported to {export_dir} ({seconds:.0f} s of training)")
-    return export_dir, history.history
+    return export_dir, history
 
 
 def main(argv=None):

@@ -11,7 +11,6 @@ An existing export is kept unless --force.
 """
 import os
 import sys
-import time
 
 import numpy as np
 import tf_keras as keras
@@ -74,10 +73,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     train_ds = reader.read(data_dir, "train", config.batch_size, shuffle=True, repeat=True,
                            random_rotation=True, drop_remainder=True, seed=config.seed).map(targets)
     val_ds = reader.read(data_dir, "test", 64).map(targets)
-    start = time.time()
-    history = model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
-                        callbacks=fit.callbacks(work, configs.to_json(config)), verbose=fit.verbosity(verbose))
-    seconds = time.time() - start
+    history, seconds = fit.timed_fit(model, train_ds, config, steps, work, validation_data=val_ds, verbose=verbose)
     mean, std = embedding_statistics(model, data_dir, 64)
     info = export_teacher(model, mean, std, export_dir, {
         "n_classes": n_classes, "classes": manifest["classes"], "sphere_channels": manifest["features"]["sphere_channels"],
@@ -86,7 +82,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
     if info:
         print(f"teacher exported to {export_dir}: embedding {info['embedding_shape']}, "
               f"{info['train_samples_per_second']:.0f} training samples/s")
-    return export_dir, history.history
+    return export_dir, history
 
 
 def main(argv=None):
