@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from models.export import load_serving
 from training.train_embedding import read_metadata
 
-from .inference import in_batches
+from .inference import embed_images
 
 
 def load_images(paths, size):
@@ -42,7 +42,7 @@ def embed(model_dir, paths, batch_size=64):
     meta = read_metadata(model_dir)
     serve = load_serving(model_dir)
     images = load_images(paths, meta["image_size"])
-    return in_batches(lambda x: serve(images=x)["embedding"], images, batch_size=batch_size)
+    return embed_images(serve, images, batch_size=batch_size)
 
 
 def main(argv=None):

@@ -36,7 +36,7 @@ from training.dataset import write_json_atomic
 from training.train_embedding import read_metadata, split_datasets
 
 from . import alignment
-from .inference import in_batches
+from .inference import embed_images, in_batches
 from .report_cli import run_report
 
 
@@ -101,9 +101,12 @@ def rotating_energy(predicted, target):
     return {**out, "predicted_fraction": out["predicted"] / out["target"], "error_fraction": out["error"] / out["target"]}
 
 
-def degree_error_fractions(predicted, target, max_degree=8):
-    """Per spherical harmonic degree l = 1..max_degree, summed over a batch of NHWC embeddings:
-    the error's energy over the target's (1 = no better than predicting nothing in that degree)."""
+def degree_error_fractions(predicted, target, max_degree=None):
+    """Per spherical harmonic degree l = 1..max_degree, summed over a batch of NHWC embeddings
+    (n x n grids): the error's energy over the target's (1 = no better than predicting nothing
+    in that degree). max_degree defaults to 8, or the band limit n / 2 - 1 if lower."""
+    if max_degree is None:
+        max_degree = min(8, np.shape(target)[1] // 2 - 1)
     energies = [degree_energies(tf.constant(x, tf.float32), max_degree).numpy().sum(axis=0)[1:]
                 for x in (np.asarray(predicted) - np.asarray(target), target)]
     return (energies[0] / energies[1]).tolist()
@@ -129,7 +132,7 @@ def report(run, data_dir=None, speed=True):
     manifest = reader.load_manifest(data_dir)
     config = meta["config"]
     serve = load_serving(export)
-    embed = lambda images: in_batches(lambda x: serve(images=x)["embedding"], images)  # noqa: E731
+    embed = lambda images: embed_images(serve, images)  # noqa: E731
     teacher = load_teacher(os.path.join(run, "teacher"))
     train, held_out, targets = training_targets(teacher, data_dir, config["validation_every"])
     mean_embedding = targets[~held_out].mean(axis=0, keepdims=True)
@@ -148,7 +151,7 @@ def report(run, data_dir=None, speed=True):
         "validation": {"samples": int(held_out.sum()), "model_loss": model_loss, "trivial_loss": trivial_loss,
                        "ratio": model_loss / trivial_loss},
         "rotating_energy": rotating_energy(test_pred, test_target),
-        "degree_error_fractions": degree_error_fractions(test_pred, test_target, min(8, test_target.shape[1] // 2 - 1)),
+        "degree_error_fractions": degree_error_fractions(test_pred, test_target),
         "pose_error_deg": {"pred": pose_errors(first, second, test["rotation"], test_pred),
                            "target": pose_errors(first, second, test["rotation"], test_target),
                            "pred_to_own_target": own_target_errors(test_pred, test_target),

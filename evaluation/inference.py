@@ -11,3 +11,9 @@ def in_batches(fn, *arrays, batch_size=64):
         return {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
     return np.concatenate([p.numpy() for p in parts])
 
+
+def embed_images(serve, images, batch_size=64):
+    """Images (N, H, H, 1) -> embeddings (N, n, n, C) with an exported image model's serving
+    function (models.export.load_serving)."""
+    return in_batches(lambda x: serve(images=x)["embedding"], images, batch_size=batch_size)
+

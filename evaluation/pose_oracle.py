@@ -19,7 +19,6 @@ TensorBoard in <run>/pose_oracle_work, so a killed run resumes). Writes
 <run>/pose_oracle.json.
 """
 import os
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -36,7 +35,7 @@ from training.config import EmbeddingConfig
 from training.dataset import write_json_atomic
 
 from .embedding_report import degree_error_fractions, own_target_errors, training_targets
-from .inference import in_batches
+from .inference import embed_images, in_batches
 from .report_cli import run_report
 
 INSTANCE_CODE_SIZE = 64
@@ -66,7 +65,7 @@ def _turn(inputs, targets, seed):
 def train_pose_decoder(rotations, instances, targets, config, work_dir, verbose=None):
     """Fit build_pose_decoder to (rotations (N, 3, 3), instance indices (N,)) -> targets
     (N, n, n, C) with config's (an EmbeddingConfig) decoder, loss, batch, schedule, epochs
-    and in-plane turns; returns the model."""
+    and in-plane turns; returns the model and its seconds of training."""
     keras.utils.set_random_seed(config.seed)
     model = build_pose_decoder(int(instances.max()) + 1, targets.shape[1:], layers_per_block=config.layers_per_block,
                                max_channels=config.max_channels, n_latent=config.n_latent,
@@ -76,8 +75,7 @@ def train_pose_decoder(rotations, instances, targets, config, work_dir, verbose=
     steps = len(targets) // config.batch_size
     model.compile(optimizer=train_embedding.optimizer(config, steps), loss=train_embedding.loss(config, contrast=False),
                   metrics=[relative_err])
-    fit.timed_fit(model, data, config, steps, work_dir, verbose=verbose)
-    return model
+    return model, fit.timed_fit(model, data, config, steps, work_dir, verbose=verbose)[1]
 
 
 def report(run, data_dir=None, verbose=None):
@@ -93,22 +91,20 @@ def report(run, data_dir=None, verbose=None):
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(targets)} fitted training samples")
     rotations = train["rotation"][fitted].astype(np.float32)
     instances = np.unique(train["instance_id"][fitted], return_inverse=True)[1].astype(np.int32)
-    start = time.time()
-    model = train_pose_decoder(rotations, instances, targets, config, os.path.join(run, "pose_oracle_work"), verbose)
-    seconds = time.time() - start
+    model, seconds = train_pose_decoder(rotations, instances, targets, config, os.path.join(run, "pose_oracle_work"),
+                                        verbose)
     serve = load_serving(export)
     predictions = {
-        "image": in_batches(lambda x: serve(images=x)["embedding"], train["image"][fitted]),
+        "image": embed_images(serve, train["image"][fitted]),
         "pose": in_batches(lambda r, i: model((r, i), training=False), rotations, instances),
     }
     targets = targets.astype(np.float64)
-    degrees = min(8, targets.shape[1] // 2 - 1)
     result = {"samples": len(targets), "instances": int(instances.max()) + 1, "epochs": config.epochs,
               "steps": int(model.optimizer.iterations), "train_seconds": seconds}
     for name, predicted in predictions.items():
         predicted = predicted.astype(np.float64)
         result[name] = {"own_target": own_target_errors(predicted, targets),
-                        "degree_error_fractions": degree_error_fractions(predicted, targets, degrees)}
+                        "degree_error_fractions": degree_error_fractions(predicted, targets)}
     write_json_atomic(os.path.join(run, "pose_oracle.json"), result)
     return result
 

@@ -29,7 +29,7 @@ from training import reader
 from training.dataset import write_json_atomic
 
 from . import alignment
-from .inference import in_batches
+from .inference import embed_images, in_batches
 
 MODES = ("pred", "target", "chance", "regression")
 
@@ -70,7 +70,7 @@ def _cached_embeddings(out, mode, model_path, compute):
 def embed_test_split(run, test, out):
     def pred():
         serve = load_serving(os.path.join(run, "embedding"))
-        return in_batches(lambda x: serve(images=x)["embedding"], test["image"])
+        return embed_images(serve, test["image"])
 
     def target():
         return in_batches(load_teacher(os.path.join(run, "teacher")), test["sphere"])

@@ -29,7 +29,7 @@ def fitted(tiny_run):
 def test_decoder_learns_the_targets_from_pose_and_instance(fitted, tmp_path):
     rotations, instances, targets = fitted
     config = dataclasses.replace(TINY_EMBEDDING, epochs=30)
-    model = pose_oracle.train_pose_decoder(rotations, instances, targets, config, str(tmp_path), verbose=0)
+    model, _ = pose_oracle.train_pose_decoder(rotations, instances, targets, config, str(tmp_path), verbose=0)
     predicted = model((tf.constant(rotations, tf.float32), tf.constant(instances, tf.int32)), training=False)
     assert predicted.shape == targets.shape
     mean = np.broadcast_to(targets.mean(axis=0, keepdims=True), targets.shape).copy()
