@@ -50,7 +50,7 @@ def training_targets(teacher, data_dir, validation_every):
     """The train split (a dict of arrays, reader.as_numpy), its held-out mask (every
     validation_every-th instance, as in training) and the teacher's targets (N, n, n, C)."""
     train = reader.as_numpy(data_dir, "train")
-    return train, train["instance_id"] % validation_every == 0, in_batches(teacher, train["sphere"])
+    return train, reader.is_held_out(train["instance_id"], validation_every), in_batches(teacher, train["sphere"])
 
 
 def own_target_errors(predicted, target):

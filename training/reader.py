@@ -104,6 +104,12 @@ def read(data_dir, split, batch_size, *, shuffle=False, repeat=False, random_rot
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def is_held_out(instance_id, validation_every):
+    """Whether training instances are held out for validation: every validation_every-th
+    instance id (0, k, 2k, ...). instance_id: an int, a NumPy array or a tensor."""
+    return instance_id % validation_every == 0
+
+
 def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas=1, cache=True, seed=0,
                    augment=None):
     """(train, validation, counts): (input, target) datasets from the train split.
@@ -117,7 +123,7 @@ def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas
     validation batch is dropped (a replica must never receive an empty batch)."""
     manifest = load_manifest(data_dir)
     samples = manifest["splits"]["train"]["samples"]
-    held_out = lambda b: tf.equal(b["instance_id"] % validation_every, 0)  # noqa: E731
+    held_out = lambda b: is_held_out(b["instance_id"], validation_every)  # noqa: E731
 
     verify_shards(data_dir, "train")
 
@@ -130,7 +136,7 @@ def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas
     validation = subset(tf.identity).unbatch().batch(batch_size, drop_remainder=replicas > 1)
     with open(os.path.join(data_dir, "instances.json")) as f:
         ids = [i["instance_id"] for i in json.load(f)["instances"] if i["split"] == "train"]
-    n_train = sum(1 for i in ids if i % validation_every) * manifest["splits"]["train"]["poses"]
+    n_train = sum(1 for i in ids if not is_held_out(i, validation_every)) * manifest["splits"]["train"]["poses"]
     if n_train < batch_size:
         raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training images")
     return (training_batches(train, batch_size, seed, augment), validation.prefetch(tf.data.AUTOTUNE),
