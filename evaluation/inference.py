@@ -16,4 +16,3 @@ def embed_images(serve, images, batch_size=64):
     """Images (N, H, H, 1) -> embeddings (N, n, n, C) with an exported image model's serving
     function (models.export.load_serving)."""
     return in_batches(lambda x: serve(images=x)["embedding"], images, batch_size=batch_size)
-
