@@ -3,7 +3,8 @@
 Images (PNG, JPEG, anything Pillow reads) are converted to grayscale, resized to the
 model's input size (bilinear) and scaled to [0, 1], as in training (renders of an
 object centred in a square frame on a black background). Writes an .npz (atomically)
-with `embedding` (N, n, n, C) float32 and `files` (N,) in sorted order.
+with `embedding` (N, n, n, C) float32 and `files` (N,) in sorted order. `--turns K`
+averages each embedding over K in-plane turns of its image (evaluation.inference).
 """
 import argparse
 import glob
@@ -38,11 +39,11 @@ def load_images(paths, size):
     return np.stack(images)
 
 
-def embed(model_dir, paths, batch_size=64):
+def embed(model_dir, paths, batch_size=64, turns=1):
     meta = read_metadata(model_dir)
     serve = load_serving(model_dir)
     images = load_images(paths, meta["image_size"])
-    return embed_images(serve, images, batch_size=batch_size)
+    return embed_images(serve, images, batch_size=batch_size, turns=turns)
 
 
 def main(argv=None):
@@ -50,12 +51,14 @@ def main(argv=None):
     parser.add_argument("--model", required=True, help="an exported embedding model (runs/<config>/embedding)")
     parser.add_argument("--images", required=True, help="a glob pattern, quoted: 'photos/*.png'")
     parser.add_argument("--out", required=True, help="output .npz")
+    parser.add_argument("--turns", type=int, default=1,
+                        help="average each embedding over this many in-plane turns of the image (1: none)")
     args = parser.parse_args(argv)
     paths = sorted(glob.glob(args.images))
     try:
         if not paths:
             raise ValueError(f"no files match {args.images!r}")
-        embedding = embed(args.model, paths)
+        embedding = embed(args.model, paths, turns=args.turns)
     except ValueError as err:
         parser.exit(2, f"error: {err}\n")
     tmp = f"{args.out}.tmp-{os.getpid()}.npz"

@@ -1,6 +1,10 @@
 """Running exported models over NumPy arrays in batches."""
+import math
+
 import numpy as np
 import tensorflow as tf
+
+from models.inplane import rotate_images
 
 
 def in_batches(fn, *arrays, batch_size=64):
@@ -12,7 +16,26 @@ def in_batches(fn, *arrays, batch_size=64):
     return np.concatenate([p.numpy() for p in parts])
 
 
-def embed_images(serve, images, batch_size=64):
+def embed_images(serve, images, batch_size=64, turns=1):
     """Images (N, H, H, 1) -> embeddings (N, n, n, C) with an exported image model's serving
-    function (models.export.load_serving)."""
-    return in_batches(lambda x: serve(images=x)["embedding"], images, batch_size=batch_size)
+    function (models.export.load_serving).
+
+    turns > 1 averages over in-plane turns (test-time augmentation by equivariance): the
+    images are also embedded turned counter-clockwise by k W / turns longitude steps
+    (k = 1 .. turns - 1, W = n), and each embedding is rolled back west by as many columns
+    before the mean (models.inplane: an in-plane turn is a longitude shift)."""
+    if turns < 1:
+        raise ValueError(f"turns must be at least 1, got {turns}")
+    embed = lambda x: in_batches(lambda b: serve(images=b)["embedding"], x, batch_size=batch_size)  # noqa: E731
+    embedding = embed(images)
+    width = embedding.shape[2]
+    if turns > width:
+        raise ValueError(f"turns must be at most the embedding's width {width}, got {turns}")
+    if turns == 1:
+        return embedding
+    total = embedding.astype(np.float64)
+    for k in range(1, turns):
+        steps = k * width // turns
+        alpha = tf.fill([len(images)], 2 * math.pi * steps / width)
+        total += np.roll(embed(rotate_images(tf.constant(images), alpha).numpy()), -steps, axis=2)
+    return (total / turns).astype(embedding.dtype)

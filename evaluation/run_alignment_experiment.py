@@ -51,9 +51,9 @@ def real_mesh_test_split(run, meshes_root, out, layout="auto"):
     return folder
 
 
-def _cached_embeddings(out, mode, model_path, compute):
-    """Embeddings cached per model export (recomputed when the export changes)."""
-    path = os.path.join(out, f"embeddings_{mode}.npz")
+def _cached_embeddings(out, key, model_path, compute):
+    """Embeddings cached per key and model export (recomputed when the export changes)."""
+    path = os.path.join(out, f"embeddings_{key}.npz")
     stamp = os.path.getmtime(os.path.join(model_path, "saved_model.pb"))
     if os.path.exists(path):
         saved = np.load(path)
@@ -67,14 +67,17 @@ def _cached_embeddings(out, mode, model_path, compute):
     return embedding
 
 
-def embed_test_split(run, test, out):
+def embed_test_split(run, test, out, turns=1):
+    """{mode: () -> embeddings} for pred (averaged over `turns` in-plane turns;
+    inference.embed_images) and target."""
     def pred():
         serve = load_serving(os.path.join(run, "embedding"))
-        return embed_images(serve, test["image"])
+        return embed_images(serve, test["image"], turns=turns)
 
     def target():
         return in_batches(load_teacher(os.path.join(run, "teacher")), test["sphere"])
-    return {"pred": lambda: _cached_embeddings(out, "pred", os.path.join(run, "embedding"), pred),
+    pred_key = "pred" if turns == 1 else f"pred_turns{turns}"
+    return {"pred": lambda: _cached_embeddings(out, pred_key, os.path.join(run, "embedding"), pred),
             "target": lambda: _cached_embeddings(out, "target", os.path.join(run, "teacher"), target)}
 
 
@@ -101,15 +104,16 @@ def align_pairs(embeddings, first, second, options, chunk=64, label=""):
 
 
 def run_experiment(run, name, modes=MODES, kinds=("same", "diff"), data_dir=None, out=None, normalize=False,
-                   err_symm=False, refine=True, oversample=1, weighting="soft2", score="real", embeddings=None):
-    """Run one experiment; `embeddings` ({mode: (N, n, n, C) array}) replaces the exported models."""
+                   err_symm=False, refine=True, oversample=1, weighting="soft2", score="real", turns=1, embeddings=None):
+    """Run one experiment; `embeddings` ({mode: (N, n, n, C) array}) replaces the exported models;
+    pred averages over `turns` in-plane turns of each image (inference.embed_images)."""
     data_dir = data_dir or os.path.join(run, "data")
     out = out or os.path.join(run, "eval")
     os.makedirs(out, exist_ok=True)
     manifest = reader.load_manifest(data_dir)
     test = reader.as_numpy(data_dir, "test")
     n, poses = manifest["splits"]["test"]["instances"], manifest["splits"]["test"]["poses"]
-    sources = embed_test_split(run, test, out)
+    sources = embed_test_split(run, test, out, turns)
     sources.update({mode: (lambda array=array: array) for mode, array in (embeddings or {}).items()})
     options = {"refine": refine, "oversample": oversample, "weighting": weighting, "score": score}
     rows, raw, speeds, estimates_of = [], {}, {}, {}
@@ -136,7 +140,7 @@ def run_experiment(run, name, modes=MODES, kinds=("same", "diff"), data_dir=None
                 "first": first.tolist(), "second": second.tolist(), "truth": truth.tolist(),
                 "estimate": estimates.tolist(), "error_deg": errors.tolist(), "per_class": per_class}
     settings = {"normalize": "sphere-mean removed, unit L2 per channel" if normalize else "none",
-                "err_symm": err_symm, **options}
+                "err_symm": err_symm, "turns": turns, **options}
     write_json_atomic(os.path.join(out, f"pairs_{name}.json"), {"settings": settings, "results": raw})
     _append_tables(os.path.join(out, "results.md"), name, settings, rows, raw)
     _plot_cdf(os.path.join(out, f"cdf_{name}.png"), estimates_of)
@@ -225,6 +229,8 @@ def main(argv=None):
     parser.add_argument("--oversample", type=int, default=1, help="spectral oversampling of the correlation grid")
     parser.add_argument("--weighting", default="soft2", choices=("soft2", "soft1"))
     parser.add_argument("--score", default="real", choices=("real", "abs2"), help="argmax of Re C or of |C|^2")
+    parser.add_argument("--turns", type=int, default=1,
+                        help="pred: average each image's embedding over this many in-plane turns (1: none)")
     args = parser.parse_args(argv)
     modes = tuple(m for m in args.modes.split(",") if m)
     unknown = [m for m in modes if m not in MODES]
@@ -236,7 +242,7 @@ def main(argv=None):
             args.data = real_mesh_test_split(args.run, args.meshes, args.out)
         rows, speeds = run_experiment(args.run, args.name, modes, tuple(args.kinds.split(",")), args.data, args.out,
                                       args.normalize, args.err_symm, not args.no_refine, args.oversample,
-                                      args.weighting, args.score)
+                                      args.weighting, args.score, args.turns)
     except ValueError as err:
         parser.exit(2, f"error: {err}\n")
     print("\n".join(format_table(rows)))

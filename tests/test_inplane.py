@@ -105,3 +105,47 @@ def test_random_pose_rotation_keeps_each_target_the_map_in_its_new_pose(rng):
     np.testing.assert_allclose(shifted[..., 0], soft.rotate(np.broadcast_to(f, (6, 2 * b, 2 * b)), turned),
                                atol=1e-4)  # alpha is float32
     assert len({round(float(a), 6) for a in Rotation.from_matrix(turned @ np.swapaxes(R, 1, 2)).magnitude()}) > 1
+
+
+def polar_model(radii=16, width=32, sign=1):
+    """An exactly equivariant stand-in for an image model: serving function mapping images
+    (B, H, H, 1) to their polar resampling (B, radii, width, 1), column w at the angle
+    sign 2 pi w / width counter-clockwise from the image's x axis (rows point down), so that
+    an in-plane turn of the image is a longitude shift of the map (east for sign 1, as
+    models.inplane has it)."""
+    from scipy.ndimage import map_coordinates
+
+    def serve(images):
+        images = images.numpy()
+        centre = (images.shape[1] - 1) / 2
+        r = np.linspace(2, 0.45 * images.shape[1], radii)[:, None]
+        phi = sign * 2 * math.pi * np.arange(width) / width
+        rows, cols = centre - r * np.sin(phi), centre + r * np.cos(phi)
+        maps = [map_coordinates(image[..., 0], [rows, cols], order=1) for image in images]
+        return {"embedding": tf.constant(np.stack(maps)[..., None])}
+    return serve
+
+
+@pytest.mark.parametrize("turns", [4, 5, 32])
+def test_turn_averaged_embedding_of_an_equivariant_model_is_its_plain_embedding(chair, turns, rng):
+    from evaluation.inference import embed_images
+    renderer, _ = chair
+    images = np.stack([renderer.render(R) for R in Rotation.random(3, random_state=rng).as_matrix()])[..., None]
+    serve = polar_model()
+    plain = embed_images(serve, images)
+    averaged = embed_images(serve, images, turns=turns)
+    assert plain.shape == averaged.shape == (3, 16, 32, 1)
+    scale = np.abs(plain).mean()
+    assert np.abs(averaged - plain).mean() < (1e-6 if turns == 4 else 0.05) * scale  # quarter turns are exact
+    # a model whose maps shift west instead gets smeared averages
+    clockwise = polar_model(sign=-1)
+    smeared = embed_images(clockwise, images, turns=turns) - embed_images(clockwise, images)
+    assert np.abs(smeared).mean() > 0.15 * scale
+
+
+def test_turns_are_checked():
+    from evaluation.inference import embed_images
+    with pytest.raises(ValueError, match="at least 1"):
+        embed_images(polar_model(), np.zeros((1, 16, 16, 1), np.float32), turns=0)
+    with pytest.raises(ValueError, match="at most the embedding's width 32"):
+        embed_images(polar_model(), np.zeros((1, 16, 16, 1), np.float32), turns=33)
