@@ -104,7 +104,8 @@ def align_pairs(embeddings, first, second, options, chunk=64, label=""):
 
 
 def run_experiment(run, name, modes=MODES, kinds=("same", "diff"), data_dir=None, out=None, normalize=False,
-                   err_symm=False, refine=True, oversample=1, weighting="soft2", score="real", turns=1, embeddings=None):
+                   err_symm=False, refine=True, oversample=1, weighting="soft2", score="real", turns=1,
+                   embeddings=None):
     """Run one experiment; `embeddings` ({mode: (N, n, n, C) array}) replaces the exported models;
     pred averages over `turns` in-plane turns of each image (inference.embed_images)."""
     data_dir = data_dir or os.path.join(run, "data")
