@@ -108,12 +108,11 @@ def test_random_pose_rotation_keeps_each_target_the_map_in_its_new_pose(rng):
 
 
 def polar_model(radii=16, width=32, sign=1):
-    """An equivariant stand-in for an image model (exact for quarter turns, else up to bilinear
-    resampling): a serving function mapping images
-    (B, H, H, 1) to their polar resampling (B, radii, width, 1), column w at the angle
-    sign 2 pi w / width counter-clockwise from the image's x axis (rows point down), so that
-    an in-plane turn of the image is a longitude shift of the map (east for sign 1, as
-    models.inplane has it)."""
+    """An equivariant stand-in for an image model (exactly for quarter turns, else up to
+    bilinear resampling): a serving function mapping images (B, H, H, 1) to their polar
+    resampling (B, radii, width, 1), column w at the angle sign 2 pi w / width
+    counter-clockwise from the image's x axis (rows point down), so that an in-plane turn
+    of the image is a longitude shift of the map (east for sign 1, as models.inplane has it)."""
     from scipy.ndimage import map_coordinates
 
     def serve(images):
