@@ -4,7 +4,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from models.inplane import rotate_images
+from models.inplane import roll_longitude, rotate_images
 
 
 def in_batches(fn, *arrays, batch_size=64):
@@ -33,9 +33,9 @@ def embed_images(serve, images, batch_size=64, turns=1):
         raise ValueError(f"turns must be at most the embedding's width {width}, got {turns}")
     if turns == 1:
         return embedding
-    total = embedding.astype(np.float64)
+    total, batch = embedding.astype(np.float64), tf.constant(images)
     for k in range(1, turns):
         steps = k * width // turns
-        alpha = tf.fill([len(images)], 2 * math.pi * steps / width)
-        total += np.roll(embed(rotate_images(tf.constant(images), alpha).numpy()), -steps, axis=2)
+        turned = embed(rotate_images(batch, tf.fill([len(images)], 2 * math.pi * steps / width)).numpy())
+        total += roll_longitude(tf.constant(turned), tf.fill([len(images)], -steps)).numpy()
     return (total / turns).astype(embedding.dtype)

@@ -9,6 +9,7 @@ import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
 import soft
+from evaluation.inference import embed_images
 from models.inplane import (random_inplane_pair_rotation, random_inplane_pose_rotation, random_inplane_rotation,
                             roll_longitude, rotate_images, rotation_about_z, turn_pairs)
 from training.raycast import EmbreeMesh, SphericalRayCaster
@@ -128,7 +129,6 @@ def polar_model(radii=16, width=32, sign=1):
 
 @pytest.mark.parametrize("turns", [4, 5, 32])
 def test_turn_averaged_embedding_of_an_equivariant_model_is_its_plain_embedding(chair, turns, rng):
-    from evaluation.inference import embed_images
     renderer, _ = chair
     images = np.stack([renderer.render(R) for R in Rotation.random(3, random_state=rng).as_matrix()])[..., None]
     serve = polar_model()
@@ -144,7 +144,6 @@ def test_turn_averaged_embedding_of_an_equivariant_model_is_its_plain_embedding(
 
 
 def test_turns_are_checked():
-    from evaluation.inference import embed_images
     with pytest.raises(ValueError, match="at least 1"):
         embed_images(polar_model(), np.zeros((1, 16, 16, 1), np.float32), turns=0)
     with pytest.raises(ValueError, match="at most the embedding's width 32"):
