@@ -64,12 +64,13 @@ def _turn(inputs, targets, seed):
 
 def train_pose_decoder(rotations, instances, targets, config, work_dir, verbose=None):
     """Fit build_pose_decoder to (rotations (N, 3, 3), instance indices (N,)) -> targets
-    (N, n, n, C) with config's (an EmbeddingConfig) decoder, loss, batch, schedule, epochs
-    and in-plane turns; returns the model and its seconds of training."""
+    (N, n, n, C) with config's (an EmbeddingConfig) decoder, loss, batch, schedule, epochs,
+    in-plane turns and precision; returns the model and its seconds of training."""
     keras.utils.set_random_seed(config.seed)
-    model = build_pose_decoder(int(instances.max()) + 1, targets.shape[1:], layers_per_block=config.layers_per_block,
-                               max_channels=config.max_channels, n_latent=config.n_latent,
-                               bn_momentum=config.bn_momentum)
+    with fit.precision(config.precision):
+        model = build_pose_decoder(int(instances.max()) + 1, targets.shape[1:],
+                                   layers_per_block=config.layers_per_block, max_channels=config.max_channels,
+                                   n_latent=config.n_latent, bn_momentum=config.bn_momentum)
     samples = tf.data.Dataset.from_tensor_slices(((rotations.astype(np.float32), instances.astype(np.int32)), targets))
     data = reader.training_batches(samples, config.batch_size, config.seed, _turn if config.inplane_rotations else None)
     steps = len(targets) // config.batch_size

@@ -105,7 +105,8 @@ def decode(latent, size, channels, mode, *, layers_per_block, max_channels, bn_m
            intermediate_supervision=False, prefix="decoder"):
     """1 x 1 x n_latent -> size x size x channels in (0, 1): a 4x4 VALID transposed conv,
     per level a stride-1 residual stage and a 3x3 stride-2 transposed conv + BN-ReLU,
-    then a 7x7 stride-2 linear transposed conv and a sigmoid. Returns a list: coarse
+    then a 7x7 stride-2 linear transposed conv and a sigmoid (in float32 under a mixed
+    precision policy). Returns a list: coarse
     sigmoid heads per level (with intermediate_supervision), the full output last."""
     levels = power_of_two(size, f"the {prefix} output size") - 2
     if levels < 1:
@@ -116,11 +117,12 @@ def decode(latent, size, channels, mode, *, layers_per_block, max_channels, bn_m
     for i in range(1, levels):
         x = _stage(x, x.shape[-1], 1, layers_per_block, mode, bn_momentum, f"{prefix}{i}")
         if intermediate_supervision:
-            outputs.append(keras.layers.Conv2D(channels, 1, activation="sigmoid", name=f"coarse{i}")(x))
+            outputs.append(keras.layers.Conv2D(channels, 1, activation="sigmoid", dtype="float32",
+                                               name=f"coarse{i}")(x))
         x = PaddedConvTranspose(width(levels - i - 1), 3, 2, mode, name=f"{prefix}{i}_up")(x)
         x = _bn_relu(x, bn_momentum, f"{prefix}{i}_up")
     x = PaddedConvTranspose(channels, 7, 2, mode, use_bias=True, name=f"{prefix}_out")(x)
-    return outputs + [keras.layers.Activation("sigmoid", name=f"{prefix}_sigmoid")(x)]
+    return outputs + [keras.layers.Activation("sigmoid", dtype="float32", name=f"{prefix}_sigmoid")(x)]
 
 
 def build_embedding_model(image_size, target_shape, *, layers_per_block=2, max_channels=256, n_latent=1024,

@@ -172,6 +172,39 @@ def test_contrast_targets_and_fit(run, tmp_path):
     assert len(history["val_contrast"]) == config.epochs and np.isfinite(history["val_contrast"]).all()
 
 
+def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_outputs():
+    from training import fit
+    images = tf.random.uniform((2, 16, 16, 1), seed=3)
+    reference = build_embedding_model(16, (16, 16, 6), layers_per_block=1, max_channels=16, n_latent=32)
+    with fit.precision("mixed_bfloat16"):
+        mixed = build_embedding_model(16, (16, 16, 6), layers_per_block=1, max_channels=16, n_latent=32)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored: exports build in float32
+    convs = [layer for layer in mixed.submodules if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    assert convs and all(layer.compute_dtype == "bfloat16" for layer in convs)
+    assert all(v.dtype == tf.float32 for v in mixed.weights)
+    mixed.set_weights(reference.get_weights())
+    out = mixed(images)
+    assert out.dtype == tf.float32
+    np.testing.assert_allclose(out.numpy(), reference(images).numpy(), atol=0.02)  # bfloat16: 8 mantissa bits
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        with fit.precision("half"):
+            pass
+
+
+def test_mixed_precision_fit_exports_a_float32_model(run, tmp_path):
+    config = dataclasses.replace(EMBEDDING, precision="mixed_bfloat16")
+    for name in ("data", "teacher"):
+        (tmp_path / name).symlink_to(run / name)
+    export, history = train_embedding.train(config, str(run / "data"), str(tmp_path), verbose=0)
+    assert history["loss"][-1] < history["loss"][0], history["loss"]
+    assert train_embedding.read_metadata(export)["config"]["precision"] == "mixed_bfloat16"
+    serve = tf.saved_model.load(export).signatures["serving_default"]
+    assert "DT_BFLOAT16" not in str(serve.graph.as_graph_def())  # the export computes in float32
+    served = serve(images=tf.random.uniform((2, 16, 16, 1)))["embedding"]
+    assert served.dtype == tf.float32 and np.isfinite(served.numpy()).all()
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
 def test_tiny_fit_export_and_reload(run):
     export, history = train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0, force=True)
     assert history["loss"][-1] < history["loss"][0], history["loss"]

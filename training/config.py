@@ -81,6 +81,9 @@ class EmbeddingConfig:
     inplane_rotations: turn each training image about the camera axis by a random
     multiple of the embedding's longitude step and shift its target to match, afresh
     every epoch (exact for the headlight renders; see models.inplane).
+    precision: "float32", or "mixed_bfloat16" / "mixed_float16" to train in half precision
+    with float32 variables and outputs (training.fit.precision); the export computes in
+    float32 either way. bfloat16 suits CPUs with AVX512-BF16 or AMX and recent GPUs.
     """
     layers_per_block: int = 1
     max_channels: int = 64
@@ -102,6 +105,7 @@ class EmbeddingConfig:
     adam_epsilon: float = 1e-7
     validation_every: int = 10
     cache_targets: bool = True
+    precision: str = "float32"
     seed: int = 0
 
 

@@ -1,5 +1,6 @@
 """model.fit plumbing shared by the training scripts: strategies, schedules, callbacks."""
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from models import export
 from . import config as configs
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def strategy(name):
@@ -25,6 +27,23 @@ def strategy(name):
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}; choose from {STRATEGIES}")
+
+
+@contextlib.contextmanager
+def precision(name):
+    """Build models under Keras' dtype policy `name` (one of PRECISIONS): the mixed ones
+    compute in bfloat16 or float16 and keep float32 variables. Layers keep the policy they
+    were built under, so the global policy is restored on exit, and exports built later
+    (models.export.inference_copy) compute in float32. compile() adds loss scaling for
+    mixed_float16 by itself."""
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision {name!r}; choose from {PRECISIONS}")
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def piecewise_schedule(boundaries, values, steps_per_epoch):

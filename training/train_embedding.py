@@ -97,7 +97,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
                                      intermediate_supervision=config.intermediate_supervision,
                                      bn_momentum=config.bn_momentum)
 
-    with distribution.scope():
+    with distribution.scope(), fit.precision(config.precision):
         model = build()
         outputs = len(model.outputs)
         metrics = [relative_err] + ([contrast] if config.contrast_rotations else [])
