@@ -1,5 +1,6 @@
 """Image embedding model: shapes, padding that really wraps, the loss by hand, a tiny fit,
-export/reload, resume after interruption, and MirroredStrategy on two logical CPUs."""
+export/reload, resume after interruption, MirroredStrategy on two logical CPUs, mixed
+precision, and the step benchmark."""
 import dataclasses
 import math
 import os
@@ -345,3 +346,17 @@ def test_rotating_energy_of_predictions(rng):
     half = rotating_energy(0.5 * (target + means_only), target)  # half the rotating part
     assert half["predicted_fraction"] == pytest.approx(0.25, rel=1e-5)
     assert half["error_fraction"] == pytest.approx(0.25, rel=1e-5)
+
+
+def test_bench_step_times_each_precision(capsys):
+    from training import bench_step
+    from training import config as configs
+    quick = [configs.load("quick", section) for section in ("data", "teacher")]
+    assert bench_step.teacher_embedding_shape(*quick) == (32, 32, 32)  # bandwidth 32, one pooling before block 4
+    bench_step.main(["--set", "max_channels=8", "--set", "n_latent=8", "--set", "batch_size=2", "--steps", "2"])
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| float32")
+            or line.startswith("| mixed_bfloat16")]
+    assert [row[1].strip() for row in rows] == ["float32", "mixed_bfloat16"]
+    assert rows[0][5].strip() == "1.00x" and float(rows[1][4]) > 0
+    with pytest.raises(SystemExit):
+        bench_step.main(["--precisions", "half"])
