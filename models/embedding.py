@@ -106,8 +106,8 @@ def decode(latent, size, channels, mode, *, layers_per_block, max_channels, bn_m
     """1 x 1 x n_latent -> size x size x channels in (0, 1): a 4x4 VALID transposed conv,
     per level a stride-1 residual stage and a 3x3 stride-2 transposed conv + BN-ReLU,
     then a 7x7 stride-2 linear transposed conv and a sigmoid (in float32 under a mixed
-    precision policy). Returns a list: coarse
-    sigmoid heads per level (with intermediate_supervision), the full output last."""
+    precision policy). Returns a list: coarse sigmoid heads per level (with
+    intermediate_supervision), the full output last."""
     levels = power_of_two(size, f"the {prefix} output size") - 2
     if levels < 1:
         raise ValueError(f"the {prefix} output must be at least 8 x 8, got {size}")
