@@ -1,4 +1,4 @@
-"""model.fit plumbing shared by the training scripts: strategies, schedules, callbacks."""
+"""model.fit plumbing shared by the training scripts: strategies, precision, schedules, callbacks."""
 import argparse
 import contextlib
 import json
