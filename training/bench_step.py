@@ -12,18 +12,18 @@ first. Which precision wins depends on the hardware: bfloat16 needs AVX512-BF16 
 on a CPU; float16 a GPU.
 """
 import argparse
+import dataclasses
 import time
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from models.embedding import build_embedding_model
 from models.teacher import build_teacher
 
 from . import config as configs
 from . import fit
-from .train_embedding import loss, optimizer
+from .train_embedding import build_model, loss, optimizer
 
 
 def teacher_embedding_shape(data, teacher):
@@ -34,12 +34,11 @@ def teacher_embedding_shape(data, teacher):
 
 
 def step_times(config, image_size, target_shape, steps, warmup=5):
-    """Seconds per training step (array of `steps`) of config's image model."""
+    """Seconds per training step (array of `steps`) of config's image model, full-size
+    output only (intermediate supervision heads would need coarse targets)."""
     keras.backend.clear_session()
     with fit.precision(config.precision):
-        model = build_embedding_model(image_size, target_shape, layers_per_block=config.layers_per_block,
-                                      max_channels=config.max_channels, n_latent=config.n_latent,
-                                      bn_momentum=config.bn_momentum)
+        model = build_model(dataclasses.replace(config, intermediate_supervision=False), image_size, target_shape)
         model.compile(optimizer=optimizer(config, steps), loss=loss(config, contrast=False))
     rng = np.random.default_rng(0)
     images = tf.constant(rng.random((config.batch_size, image_size, image_size, 1), np.float32))

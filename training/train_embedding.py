@@ -63,6 +63,15 @@ def loss(config, contrast=True):
                              config.degree_weight, config.degree_max)
 
 
+def build_model(config, image_size, target_shape):
+    """config's (an EmbeddingConfig) image model: (B, image_size, image_size, 1) images ->
+    target_shape embeddings, under the dtype policy in force (see fit.precision)."""
+    return build_embedding_model(image_size, target_shape, layers_per_block=config.layers_per_block,
+                                 max_channels=config.max_channels, n_latent=config.n_latent,
+                                 intermediate_supervision=config.intermediate_supervision,
+                                 bn_momentum=config.bn_momentum)
+
+
 def export_embedding(model, path, metadata, build):
     image_size = model.input_shape[1]
     module = export.Serving(export.inference_copy(model, build), "images", "embedding")
@@ -92,10 +101,7 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
                                               distribution.num_replicas_in_sync)
     steps = counts["train"] // config.batch_size
     def build():
-        return build_embedding_model(image_size, target_shape, layers_per_block=config.layers_per_block,
-                                     max_channels=config.max_channels, n_latent=config.n_latent,
-                                     intermediate_supervision=config.intermediate_supervision,
-                                     bn_momentum=config.bn_momentum)
+        return build_model(config, image_size, target_shape)
 
     with distribution.scope(), fit.precision(config.precision):
         model = build()
