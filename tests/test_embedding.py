@@ -220,6 +220,36 @@ def test_tiny_fit_export_and_reload(run):
     assert train_embedding.read_metadata(export)["image_size"] == 16
 
 
+def test_warm_start_from_an_export(run, tmp_path):
+    """A warm-started model computes what the export does before training, its training
+    starts from the export's loss rather than from scratch, and a different architecture or
+    a missing export is named."""
+    for folder in ("scratch", "warm"):
+        for name in ("data", "teacher"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            (tmp_path / folder / name).symlink_to(run / name)
+    source, scratch = train_embedding.train(EMBEDDING, str(run / "data"), str(tmp_path / "scratch"), verbose=0)
+    model = train_embedding.build_model(EMBEDDING, 16, (16, 16, 6))
+    train_embedding.warm_start(model, source, EMBEDDING)
+    images = tf.random.uniform((3, 16, 16, 1), seed=4)
+    served = tf.saved_model.load(source).signatures["serving_default"](images=images)["embedding"]
+    np.testing.assert_allclose(model(images, training=False).numpy(), served.numpy(), atol=1e-5)
+
+    config = dataclasses.replace(EMBEDDING, init_from=source)
+    export, warm = train_embedding.train(config, str(run / "data"), str(tmp_path / "warm"), verbose=0)
+    # from scratch the first epoch's loss is 1.3 times the last one's; warm, it starts where that ended
+    assert warm["loss"][0] < 1.05 * scratch["loss"][-1] < scratch["loss"][0], (warm["loss"], scratch["loss"])
+    assert train_embedding.read_metadata(export)["config"]["init_from"] == source
+
+    narrower = dataclasses.replace(EMBEDDING, max_channels=8)
+    with pytest.raises(ValueError, match="cannot warm-start from .*max_channels 16 there, 8 here"):
+        train_embedding.warm_start(train_embedding.build_model(narrower, 16, (16, 16, 6)), source, narrower)
+    with pytest.raises(ValueError, match="embedding shape \\[16, 16, 6\\] there, \\[16, 16, 4\\] here"):
+        train_embedding.warm_start(train_embedding.build_model(EMBEDDING, 16, (16, 16, 4)), source, EMBEDDING)
+    with pytest.raises(ValueError, match="no SavedModel at"):
+        train_embedding.warm_start(model, str(tmp_path / "nowhere"), EMBEDDING)
+
+
 def test_embedding_report_cli(run, capsys):
     """The report's figures cover the right images: validation on held-out instances, own-target
     alignment on every test image and on every fitted (not held-out) training image."""

@@ -84,6 +84,10 @@ class EmbeddingConfig:
     precision: "float32", or "mixed_bfloat16" / "mixed_float16" to train in half precision
     with float32 variables and outputs (training.fit.precision); the export computes in
     float32 either way. bfloat16 suits CPUs with AVX512-BF16 or AMX and recent GPUs.
+    init_from: an exported image embedding model (<run>/embedding) whose weights start the
+    training instead of random ones: a warm start, e.g. to train a finished run further. The
+    optimizer and its learning-rate schedule start afresh; the architecture fields, the image
+    size and the embedding shape must match the export's (training.train_embedding.warm_start).
     """
     layers_per_block: int = 1
     max_channels: int = 64
@@ -106,6 +110,7 @@ class EmbeddingConfig:
     validation_every: int = 10
     cache_targets: bool = True
     precision: str = "float32"
+    init_from: str = ""
     seed: int = 0
 
 

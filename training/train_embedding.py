@@ -8,12 +8,14 @@ Images of <run>/data's train split go in; the frozen teacher at <run>/teacher
 Every `validation_every`-th training instance is held out for validation. Adam with a
 piecewise-constant learning rate, area-weighted Huber loss, relative_err metric,
 TensorBoard, checkpoints and BackupAndRestore (a killed run resumes at its last
-finished epoch). Exports <run>/embedding: serving signature images -> embedding,
+finished epoch). `--set init_from=<export>` starts from an exported model's weights
+(warm_start), e.g. to train a finished run further. Exports <run>/embedding: serving signature images -> embedding,
 without optimizer state. An existing export is kept unless --force.
 """
 import os
 import sys
 
+import tensorflow as tf
 import tf_keras as keras
 
 from models import export
@@ -27,6 +29,7 @@ from . import config as configs
 from . import fit, reader
 
 METADATA = "embedding.json"
+ARCHITECTURE = ("layers_per_block", "max_channels", "n_latent", "intermediate_supervision")
 
 
 def split_datasets(data_dir, teacher, config, batch_size, replicas=1):
@@ -84,6 +87,31 @@ def read_metadata(path):
                                 "python -m training.train_embedding")
 
 
+def warm_start(model, path, config):
+    """Load the weights of the export at `path` into `model`, built from config (an
+    EmbeddingConfig), to start training from them. The export's Serving
+    module keeps the Keras model as `.model`, so its variables are a checkpoint of it.
+    ValueError naming what differs when the export's architecture, image size or embedding
+    shape is not config's and the model's."""
+    metadata = read_metadata(path)
+    source = configs.from_json(configs.EmbeddingConfig, metadata["config"])
+    differences = [f"{name} {getattr(source, name)} there, {getattr(config, name)} here"
+                   for name in ARCHITECTURE if getattr(source, name) != getattr(config, name)]
+    for name, theirs, ours in (("image size", metadata["image_size"], model.input_shape[1]),
+                               ("embedding shape", list(metadata["embedding_shape"]),
+                                list(model.outputs[-1].shape[1:]))):
+        if theirs != ours:
+            differences.append(f"{name} {theirs} there, {ours} here")
+    if differences:
+        raise ValueError(f"cannot warm-start from {path}: " + "; ".join(differences))
+    try:
+        tf.train.Checkpoint(model=model).read(os.path.join(path, "variables", "variables")) \
+            .assert_existing_objects_matched()
+    except (AssertionError, ValueError) as err:
+        raise ValueError(f"cannot warm-start from {path}: its weights do not fit this model ({err})") from None
+    print(f"warm start from {path}")
+
+
 def train(config, data_dir, run_dir, strategy_name="default", force=False, verbose=None, extra_callbacks=()):
     """Fit and export; returns the export path and the fit history (None if reused)."""
     export_dir = os.path.join(run_dir, "embedding")
@@ -105,6 +133,8 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
 
     with distribution.scope(), fit.precision(config.precision):
         model = build()
+        if config.init_from:
+            warm_start(model, config.init_from, config)
         outputs = len(model.outputs)
         metrics = [relative_err] + ([contrast] if config.contrast_rotations else [])
         model.compile(
