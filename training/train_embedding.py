@@ -9,8 +9,9 @@ Every `validation_every`-th training instance is held out for validation. Adam w
 piecewise-constant learning rate, area-weighted Huber loss, relative_err metric,
 TensorBoard, checkpoints and BackupAndRestore (a killed run resumes at its last
 finished epoch). `--set init_from=<export>` starts from an exported model's weights
-(warm_start), e.g. to train a finished run further. Exports <run>/embedding: serving signature images -> embedding,
-without optimizer state. An existing export is kept unless --force.
+(warm_start), e.g. to train a finished run further. Exports <run>/embedding: serving
+signature images -> embedding, without optimizer state. An existing export is kept
+unless --force.
 """
 import os
 import sys
