@@ -225,8 +225,8 @@ def test_warm_start_from_an_export(run, tmp_path):
     starts from the export's loss rather than from scratch, and a different architecture or
     a missing export is named."""
     for folder in ("scratch", "warm"):
+        (tmp_path / folder).mkdir()
         for name in ("data", "teacher"):
-            (tmp_path / folder).mkdir(exist_ok=True)
             (tmp_path / folder / name).symlink_to(run / name)
     source, scratch = train_embedding.train(EMBEDDING, str(run / "data"), str(tmp_path / "scratch"), verbose=0)
     model = train_embedding.build_model(EMBEDDING, 16, (16, 16, 6))
