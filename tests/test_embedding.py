@@ -271,7 +271,10 @@ def test_embedding_report_cli(run, capsys):
     assert len(written["degree_error_fractions"]) == 7  # degrees 1..b-1 of the 16 x 16 embedding
 
 
-def test_resume_after_interruption(run, tmp_path):
+@pytest.mark.parametrize("warm", [False, True], ids=["scratch", "warm_start"])
+def test_resume_after_interruption(run, tmp_path, warm):
+    """A killed run resumes at its last finished epoch; a warm-started one resumes from its
+    own backup too, not from the export it started from."""
     class Killed(Exception):
         pass
 
@@ -280,14 +283,19 @@ def test_resume_after_interruption(run, tmp_path):
             if epoch == 1:
                 raise Killed()
 
-    work = run / "embedding_work"
+    config, run_dir = EMBEDDING, run
+    if warm:
+        source, _ = train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0)  # reused if there
+        config, run_dir = dataclasses.replace(EMBEDDING, init_from=source), tmp_path
+        for name in ("data", "teacher"):
+            (tmp_path / name).symlink_to(run / name)
     import shutil
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(run_dir / "embedding_work", ignore_errors=True)
     with pytest.raises(Killed):
-        train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0, force=True,
+        train_embedding.train(config, str(run / "data"), str(run_dir), verbose=0, force=True,
                               extra_callbacks=[KillAfterTwoEpochs()])
-    _, history = train_embedding.train(EMBEDDING, str(run / "data"), str(run), verbose=0, force=True)
-    assert len(history["loss"]) == EMBEDDING.epochs - 2  # epochs 1 and 2 were kept, not redone
+    _, history = train_embedding.train(config, str(run / "data"), str(run_dir), verbose=0, force=True)
+    assert len(history["loss"]) == config.epochs - 2  # epochs 1 and 2 were kept, not redone
 
 
 def test_embed_cli_and_bad_images(run, tmp_path):
