@@ -96,13 +96,10 @@ def warm_start(model, path, config):
     shape is not config's and the model's."""
     metadata = read_metadata(path)
     source = configs.from_json(configs.EmbeddingConfig, metadata["config"])
-    differences = [f"{name} {getattr(source, name)} there, {getattr(config, name)} here"
-                   for name in ARCHITECTURE if getattr(source, name) != getattr(config, name)]
-    for name, theirs, ours in (("image size", metadata["image_size"], model.input_shape[1]),
-                               ("embedding shape", list(metadata["embedding_shape"]),
-                                list(model.outputs[-1].shape[1:]))):
-        if theirs != ours:
-            differences.append(f"{name} {theirs} there, {ours} here")
+    compared = [(name, getattr(source, name), getattr(config, name)) for name in ARCHITECTURE] + [
+        ("image size", metadata["image_size"], model.input_shape[1]),
+        ("embedding shape", list(metadata["embedding_shape"]), list(model.outputs[-1].shape[1:]))]
+    differences = [f"{name} {theirs} there, {ours} here" for name, theirs, ours in compared if theirs != ours]
     if differences:
         raise ValueError(f"cannot warm-start from {path}: " + "; ".join(differences))
     try:
