@@ -7,6 +7,7 @@ Data are rotation-major: sample i + n * j is instance i in pose j. Pairs:
 The truth for a pair (a, b) is R_b R_a^T; an estimate E maps a's embedding onto b's
 (soft.align(signal=b, pattern=a)); its error is the geodesic angle in degrees,
 optionally folded as min(err, 180 - err) for 2-fold symmetric objects (err_symm).
+How far a summary could move with other test objects: bootstrap_intervals.
 """
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -56,6 +57,21 @@ def summary(errors):
     errors = np.asarray(errors)
     return {"median": float(np.median(errors)), "mean": float(np.mean(errors)),
             "acc15": float(np.mean(errors < 15)), "acc30": float(np.mean(errors < 30)), "pairs": int(len(errors))}
+
+
+def bootstrap_intervals(errors, groups, draws=1000, level=0.95, seed=0):
+    """Percentile intervals of each summary statistic when the groups (test instances) are
+    drawn again with replacement: {"median": (low, high), "mean": ..., "acc15": ..., "acc30": ...}.
+    Pairs of one group share an image, so their errors are not independent; they are
+    resampled together."""
+    errors, groups = np.asarray(errors, dtype=float), np.asarray(groups)
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    rng = np.random.default_rng(seed)
+    drawn = [summary(errors[np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])])
+             for _ in range(draws)]
+    tail = 50 * (1 - level)
+    return {key: tuple(float(v) for v in np.percentile([d[key] for d in drawn], [tail, 100 - tail]))
+            for key in ("median", "mean", "acc15", "acc30")}
 
 
 def chance_rotations(n, seed=0):

@@ -8,9 +8,10 @@ against R_j R_i^T. Modes: pred (image embeddings), target (the teacher's embeddi
 of the 3D shapes: the oracle), chance (uniformly random rotations), regression (the
 learned peer of training.train_regression_baseline, on the same pairs).
 Writes to <out> (default <run>/eval): results.md (one table row per mode and pair
-kind, appended per experiment, plus a per-class table), raw per-pair results
-(pairs_<name>.json), an error-CDF plot (cdf_<name>.png) and an example-pairs figure
-(examples_<name>.png).
+kind, appended per experiment, with 95 % intervals of the median and acc@30 over
+redrawn test instances (alignment.bootstrap_intervals) and a per-class table), raw
+per-pair results (pairs_<name>.json), an error-CDF plot (cdf_<name>.png) and an
+example-pairs figure (examples_<name>.png).
 """
 import argparse
 import json
@@ -32,6 +33,7 @@ from . import alignment
 from .inference import embed_images, in_batches
 
 MODES = ("pred", "target", "chance", "regression")
+INTERVALS = "bootstrap over the test instances, 1,000 draws; a pair goes with its pose-0 image's instance"
 
 
 def real_mesh_test_split(run, meshes_root, out, layout="auto"):
@@ -132,14 +134,16 @@ def run_experiment(run, name, modes=MODES, kinds=("same", "diff"), data_dir=None
                     embeddings = alignment.normalize_channels(embeddings)
                 estimates, rate = align_pairs(embeddings, first, second, options, label=f"{mode}/{kind}")
             errors = alignment.errors_deg(estimates, truth, err_symm)
-            rows.append({"name": name, "mode": mode, "kind": kind, **alignment.summary(errors)})
+            intervals = alignment.bootstrap_intervals(errors, first % n)  # grouped by the pose-0 image's instance
+            rows.append({"name": name, "mode": mode, "kind": kind, **alignment.summary(errors), "intervals": intervals})
             speeds[f"{mode}/{kind}"] = rate
             estimates_of[(mode, kind)] = (first, second, estimates, errors)
             per_class = {manifest["classes"][c]: alignment.summary(errors[test["class_id"][first] == c])
                          for c in np.unique(test["class_id"][first])}
             raw[f"{mode}/{kind}"] = {
                 "first": first.tolist(), "second": second.tolist(), "truth": truth.tolist(),
-                "estimate": estimates.tolist(), "error_deg": errors.tolist(), "per_class": per_class}
+                "estimate": estimates.tolist(), "error_deg": errors.tolist(), "per_class": per_class,
+                "intervals_95": intervals}
     settings = {"normalize": "sphere-mean removed, unit L2 per channel" if normalize else "none",
                 "err_symm": err_symm, "turns": turns, **options}
     write_json_atomic(os.path.join(out, f"pairs_{name}.json"), {"settings": settings, "results": raw})
@@ -159,8 +163,15 @@ def format_table(rows):
                     f"{100 * r['acc15']:.1f} % | {100 * r['acc30']:.1f} % | {r['pairs']} |" for r in rows]
 
 
+def format_intervals(rows):
+    """One line per row: 95 % intervals of the median and acc@30 over redrawn test instances."""
+    return [f"{r['mode']}/{r['kind']}: median {r['intervals']['median'][0]:.2f}-{r['intervals']['median'][1]:.2f} deg, "
+            f"acc@30 {100 * r['intervals']['acc30'][0]:.1f}-{100 * r['intervals']['acc30'][1]:.1f} %" for r in rows]
+
+
 def _append_tables(path, name, settings, rows, raw):
     lines = [f"\n### {name}\n", f"Settings: {json.dumps(settings)}\n"] + format_table(rows)
+    lines += ["", f"95 % intervals ({INTERVALS}):", ""] + [f"- {line}" for line in format_intervals(rows)]
     lines += ["", "Per class, median deg (same-instance pairs):", ""]
     same = {k.split("/")[0]: v["per_class"] for k, v in raw.items() if k.endswith("/same")}
     if same:
@@ -247,6 +258,7 @@ def main(argv=None):
     except ValueError as err:
         parser.exit(2, f"error: {err}\n")
     print("\n".join(format_table(rows)))
+    print(f"95 % intervals ({INTERVALS}):\n  " + "\n  ".join(format_intervals(rows)))
     print("pairs/s: " + ", ".join(f"{k} {v:.0f}" for k, v in speeds.items() if v == v))
     print(f"tables, raw results and plots in {args.out or os.path.join(args.run, 'eval')}")
 

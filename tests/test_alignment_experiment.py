@@ -1,4 +1,5 @@
-"""Alignment experiments: the original pairing protocol, exact errors, a near-zero oracle, outputs that parse."""
+"""Alignment experiments: the original pairing protocol, exact errors, bootstrap intervals, a near-zero oracle,
+outputs that parse."""
 import json
 
 import numpy as np
@@ -39,6 +40,19 @@ def test_error_of_a_known_estimate_is_exact():
     assert (stats["median"], stats["acc15"], stats["acc30"], stats["pairs"]) == (15.0, 0.5, 0.75, 4)
 
 
+def test_bootstrap_intervals_know_the_binomial_width_and_resample_instances_together():
+    errors = np.tile([10.0, 50.0], 200)  # acc@30 exactly 0.5 over 400 pairs
+    alone = alignment.bootstrap_intervals(errors, np.arange(400))
+    low, high = alone["acc30"]
+    assert low < 0.5 < high
+    assert low == pytest.approx(0.5 - 1.96 * np.sqrt(0.25 / 400), abs=0.012)  # binomial: 0.451-0.549
+    assert high == pytest.approx(0.5 + 1.96 * np.sqrt(0.25 / 400), abs=0.012)
+    # the same errors, each group of 10 pairs alike (one image's mistake repeated): 40 draws, not 400
+    clustered = alignment.bootstrap_intervals(np.repeat(errors[:40], 10), np.repeat(np.arange(40), 10))
+    assert np.diff(clustered["acc30"])[0] > 2.5 * np.diff(alone["acc30"])[0]
+    assert alignment.bootstrap_intervals(np.full(20, 7.0), np.arange(20) % 5)["median"] == (7.0, 7.0)
+
+
 def test_oracle_embeddings_give_near_zero_error_and_files_parse(tmp_path, rng):
     config = DataConfig(classes=("chair", "mug"), train_instances=1, test_instances=2, train_poses=1,
                         test_poses=3, bandwidth=4, image_size=8, shard_size=16, seed=1)
@@ -57,8 +71,11 @@ def test_oracle_embeddings_give_near_zero_error_and_files_parse(tmp_path, rng):
     assert chance["median"] > 30
     table = (tmp_path / "eval" / "results.md").read_text()
     assert "| oracle | target | same |" in table and "Per class" in table
+    assert "95 % intervals" in table and "- target/same: median " in table
     raw = json.loads((tmp_path / "eval" / "pairs_oracle.json").read_text())
     assert len(raw["results"]["target/same"]["error_deg"]) == n * 2
+    low, high = raw["results"]["target/same"]["intervals_95"]["median"]
+    assert low <= target["median"] <= high < 0.5
     assert (tmp_path / "eval" / "cdf_oracle.png").stat().st_size > 1000
     assert (tmp_path / "eval" / "examples_oracle.png").stat().st_size > 1000
 
