@@ -15,6 +15,7 @@ from scipy.spatial.transform import Rotation
 import soft
 
 HALF_TURN_DEG = 150.0  # errors above this count as half turns (a box's confused poses)
+BOOTSTRAP_DRAWS = 1000
 
 
 def pairs(class_ids, n_instances, n_poses, kind="same", seed=0):
@@ -59,7 +60,7 @@ def summary(errors):
             "acc15": float(np.mean(errors < 15)), "acc30": float(np.mean(errors < 30)), "pairs": int(len(errors))}
 
 
-def bootstrap_intervals(errors, groups, draws=1000, level=0.95, seed=0):
+def bootstrap_intervals(errors, groups, draws=BOOTSTRAP_DRAWS, level=0.95, seed=0):
     """Percentile intervals of each summary statistic when the groups (test instances) are
     drawn again with replacement: {"median": (low, high), "mean": ..., "acc15": ..., "acc30": ...}.
     Pairs of one group share an image, so their errors are not independent; they are

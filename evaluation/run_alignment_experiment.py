@@ -33,7 +33,8 @@ from . import alignment
 from .inference import embed_images, in_batches
 
 MODES = ("pred", "target", "chance", "regression")
-INTERVALS = "bootstrap over the test instances, 1,000 draws; a pair goes with its pose-0 image's instance"
+INTERVALS = (f"bootstrap over the test instances, {alignment.BOOTSTRAP_DRAWS:,} draws; "
+             "a pair goes with its pose-0 image's instance")
 
 
 def real_mesh_test_split(run, meshes_root, out, layout="auto"):
