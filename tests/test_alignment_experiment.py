@@ -7,6 +7,7 @@ import pytest
 
 import soft
 from evaluation import alignment
+from evaluation import compare_experiments
 from evaluation.run_alignment_experiment import run_experiment
 from training import dataset, reader
 from training.config import DataConfig
@@ -53,7 +54,25 @@ def test_bootstrap_intervals_know_the_binomial_width_and_resample_instances_toge
     assert alignment.bootstrap_intervals(np.full(20, 7.0), np.arange(20) % 5)["median"] == (7.0, 7.0)
 
 
-def test_oracle_embeddings_give_near_zero_error_and_files_parse(tmp_path, rng):
+def test_difference_intervals_are_exact_for_a_shift_and_tighter_than_unpaired(rng):
+    groups = np.repeat(np.arange(30), 7)  # 30 instances, 7 pairs each
+    hardness = np.repeat(rng.uniform(0, 120, 30), 7)  # what an object costs any method
+    a = hardness + rng.uniform(0, 10, len(groups))
+    shifted = alignment.difference_intervals(a, a - 4.0, groups)
+    assert shifted["median"] == pytest.approx((-4.0, -4.0)) and shifted["mean"] == pytest.approx((-4.0, -4.0))
+    b = hardness + rng.uniform(0, 10, len(groups)) - 4.0  # 4 deg better on average, own noise
+    paired = alignment.difference_intervals(a, b, groups)["mean"]
+    assert paired[0] < -4.0 < paired[1] and paired[1] < 0  # the improvement is vouched for
+    own_a, own_b = (alignment.bootstrap_intervals(e, groups)["mean"] for e in (a, b))
+    assert own_b[1] > own_a[0]  # side by side, the two intervals overlap: no verdict
+    assert np.diff(paired)[0] < 0.2 * np.diff(own_a)[0]
+    with pytest.raises(ValueError, match="one shape"):
+        alignment.difference_intervals(a, b[:-1], groups)
+
+
+def _rotated_maps(tmp_path, rng, noise):
+    """A 4-instance, 3-pose test split and target embeddings that are its instances' band-limited
+    maps exactly rotated to each pose, plus Gaussian noise: (N, 2b, 2b, 3)."""
     config = DataConfig(classes=("chair", "mug"), train_instances=1, test_instances=2, train_poses=1,
                         test_poses=3, bandwidth=4, image_size=8, shard_size=16, seed=1)
     dataset.build(config, tmp_path / "data", progress=False)
@@ -62,9 +81,13 @@ def test_oracle_embeddings_give_near_zero_error_and_files_parse(tmp_path, rng):
     canonical = soft.isht(random_coefficients(rng, b, (n, 3), real=True), real=True)  # per instance, 3 channels
     instance = np.arange(len(test["rotation"])) % n
     maps = soft.rotate(canonical[instance], test["rotation"][:, None])
-    maps += 1e-3 * rng.normal(size=maps.shape)
+    return np.moveaxis(maps + noise * rng.normal(size=maps.shape), 1, -1)
+
+
+def test_oracle_embeddings_give_near_zero_error_and_files_parse(tmp_path, rng):
+    n = 4
     rows, _ = run_experiment(str(tmp_path), "oracle", modes=("target", "chance"), kinds=("same",),
-                             data_dir=str(tmp_path / "data"), embeddings={"target": np.moveaxis(maps, 1, -1)})
+                             data_dir=str(tmp_path / "data"), embeddings={"target": _rotated_maps(tmp_path, rng, 1e-3)})
     target = next(r for r in rows if r["mode"] == "target")
     chance = next(r for r in rows if r["mode"] == "chance")
     assert target["median"] < 0.5 and target["pairs"] == n * 2
@@ -78,6 +101,35 @@ def test_oracle_embeddings_give_near_zero_error_and_files_parse(tmp_path, rng):
     assert low <= target["median"] <= high < 0.5
     assert (tmp_path / "eval" / "cdf_oracle.png").stat().st_size > 1000
     assert (tmp_path / "eval" / "examples_oracle.png").stat().st_size > 1000
+
+
+def test_compare_experiments_reads_two_runs_on_the_same_pairs(tmp_path, rng, capsys):
+    maps = _rotated_maps(tmp_path, rng, 1e-3)
+    noisy = maps + 3.0 * maps.std() * rng.normal(size=maps.shape)
+    for name, target in (("clean", maps), ("noisy", noisy)):
+        run_experiment(str(tmp_path), name, modes=("target", "chance"), kinds=("same",),
+                       data_dir=str(tmp_path / "data"), embeddings={"target": target})
+    clean, worse = (str(tmp_path / "eval" / f"pairs_{name}.json") for name in ("clean", "noisy"))
+    assert compare_experiments.main([clean, worse, "--keys", "target/same"]) is None
+    lines = capsys.readouterr().out.splitlines()
+    median = next(line for line in lines if line.startswith("| target/same | median deg"))
+    cells = [c.strip() for c in median.strip("|").split("|")]
+    errors = {name: json.loads((tmp_path / "eval" / f"pairs_{name}.json").read_text())["results"]
+              ["target/same"]["error_deg"] for name in ("clean", "noisy")}
+    assert float(cells[4]) == pytest.approx(np.median(errors["noisy"]) - np.median(errors["clean"]), abs=0.006)
+    rows = compare_experiments.compare(*(compare_experiments.load_pairs(p) for p in (clean, worse)))
+    assert {r["key"] for r in rows} == {"target/same", "chance/same"}  # all shared results by default
+    chance = next(r for r in rows if r["key"] == "chance/same" and r["statistic"] == "median")
+    assert chance["difference"] == 0 and chance["interval"] == (0, 0)  # the same seeded draws
+    # another test split's pairs are refused, as is a file that is not a pairs file
+    other = json.loads(open(worse).read())
+    other["results"]["target/same"]["second"][0] += 1
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(SystemExit):
+        compare_experiments.main([clean, str(tmp_path / "other.json")])
+    assert "different pairs" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not a pairs"):
+        compare_experiments.load_pairs(str(tmp_path / "eval" / "results.md"))
 
 
 def test_real_mesh_test_split_without_retraining(tmp_path):
