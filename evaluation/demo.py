@@ -94,7 +94,11 @@ def summary(state, run):
     lines += [f"{name:12s} {stages_[name]['seconds']:7.0f} s   {stages_[name]['path']}" for name in ORDER]
     lines += [f"{'total':12s} {sum(s['seconds'] for s in stages_.values()):7.0f} s", "",
               "== relative pose (same-instance pairs: pose 0 vs the others) =="]
-    lines += run_alignment_experiment.format_table(stages_["alignment"]["summary"]["rows"])
+    rows = stages_["alignment"]["summary"]["rows"]
+    lines += run_alignment_experiment.format_table(rows)
+    if all("intervals" in r for r in rows):  # states saved before the intervals have none
+        lines += [f"95 % intervals ({run_alignment_experiment.INTERVALS}):"]
+        lines += [f"  {line}" for line in run_alignment_experiment.format_intervals(rows)]
     lines += ["", "== novel views =="]
     lines += novel_views.format_table(stages_["novel views"]["summary"]["rows"])
     lines += ["", "== artefacts ==",

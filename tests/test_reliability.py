@@ -117,6 +117,7 @@ def test_killed_demo_resumes_without_redoing_finished_stages(tmp_path):
     assert epochs and epochs[0] > 1 and epochs[-1] == 40  # resumed mid-training, finished
     assert teacher_pb.stat().st_mtime == teacher_mtime
     assert "== per-stage times ==" in out and "| demo | target | same |" in out and "| copy input |" in out
+    assert "95 % intervals" in out and "  target/same: median " in out
     state = json.loads((run / "demo_state.json").read_text())
     assert sorted(state["stages"]) == sorted(demo.ORDER)
     assert out.index("teacher  ") < out.index("embedding  ") < out.index("novel views  ")
