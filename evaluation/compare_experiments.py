@@ -66,10 +66,10 @@ def format_comparison(rows):
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         label, scale = UNITS[r["statistic"]]
-        low, high = (scale * v for v in r["interval"])
+        # rounded as shown (and -0.00 made 0.00): rounding noise of equal errors decides nothing
+        difference, low, high = (round(scale * v, 2) + 0.0 for v in (r["difference"], *r["interval"]))
         lines.append(f"| {r['key']} | {label} | {scale * r['a']:.2f} | {scale * r['b']:.2f} | "
-                     f"{scale * r['difference']:+.2f} | {low:+.2f} to {high:+.2f} | "
-                     f"{'yes' if low > 0 or high < 0 else 'no'} |")
+                     f"{difference:+.2f} | {low:+.2f} to {high:+.2f} | {'yes' if low > 0 or high < 0 else 'no'} |")
     return lines
 
 

@@ -121,6 +121,12 @@ def test_compare_experiments_reads_two_runs_on_the_same_pairs(tmp_path, rng, cap
     assert {r["key"] for r in rows} == {"target/same", "chance/same"}  # all shared results by default
     chance = next(r for r in rows if r["key"] == "chance/same" and r["statistic"] == "median")
     assert chance["difference"] == 0 and chance["interval"] == (0, 0)  # the same seeded draws
+    # errors equal up to rounding noise read as no difference
+    nudged = json.loads(open(clean).read())
+    nudged["results"]["target/same"]["error_deg"] = [e - 1e-12 for e in errors["clean"]]
+    (tmp_path / "nudged.json").write_text(json.dumps(nudged))
+    compare_experiments.main([clean, str(tmp_path / "nudged.json"), "--keys", "target/same"])
+    assert "| +0.00 | +0.00 to +0.00 | no |" in capsys.readouterr().out
     # another test split's pairs are refused, as is a file that is not a pairs file
     other = json.loads(open(worse).read())
     other["results"]["target/same"]["second"][0] += 1
