@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import soft
-from evaluation import alignment
-from evaluation import compare_experiments
+from evaluation import alignment, compare_experiments
 from evaluation.run_alignment_experiment import run_experiment
 from training import dataset, reader
 from training.config import DataConfig
@@ -71,8 +70,8 @@ def test_difference_intervals_are_exact_for_a_shift_and_tighter_than_unpaired(rn
 
 
 def _rotated_maps(tmp_path, rng, noise):
-    """A 4-instance, 3-pose test split and target embeddings that are its instances' band-limited
-    maps exactly rotated to each pose, plus Gaussian noise: (N, 2b, 2b, 3)."""
+    """Builds a 4-instance, 3-pose test split in tmp_path/data; returns target embeddings that are
+    its instances' band-limited maps exactly rotated to each pose, plus Gaussian noise: (N, 2b, 2b, 3)."""
     config = DataConfig(classes=("chair", "mug"), train_instances=1, test_instances=2, train_poses=1,
                         test_poses=3, bandwidth=4, image_size=8, shard_size=16, seed=1)
     dataset.build(config, tmp_path / "data", progress=False)
