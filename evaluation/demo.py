@@ -97,8 +97,7 @@ def summary(state, run):
     rows = stages_["alignment"]["summary"]["rows"]
     lines += run_alignment_experiment.format_table(rows)
     if all("intervals" in r for r in rows):  # states saved before the intervals have none
-        lines += [f"95 % intervals ({run_alignment_experiment.INTERVALS}):"]
-        lines += [f"  {line}" for line in run_alignment_experiment.format_intervals(rows)]
+        lines += run_alignment_experiment.printed_intervals(rows)
     lines += ["", "== novel views =="]
     lines += novel_views.format_table(stages_["novel views"]["summary"]["rows"])
     lines += ["", "== artefacts ==",

@@ -170,6 +170,11 @@ def format_intervals(rows):
             f"acc@30 {100 * r['intervals']['acc30'][0]:.1f}-{100 * r['intervals']['acc30'][1]:.1f} %" for r in rows]
 
 
+def printed_intervals(rows):
+    """format_intervals under a header naming the bootstrap, as printed (the command, the demo)."""
+    return [f"95 % intervals ({INTERVALS}):"] + [f"  {line}" for line in format_intervals(rows)]
+
+
 def _append_tables(path, name, settings, rows, raw):
     lines = [f"\n### {name}\n", f"Settings: {json.dumps(settings)}\n"] + format_table(rows)
     lines += ["", f"95 % intervals ({INTERVALS}):", ""] + [f"- {line}" for line in format_intervals(rows)]
@@ -259,7 +264,7 @@ def main(argv=None):
     except ValueError as err:
         parser.exit(2, f"error: {err}\n")
     print("\n".join(format_table(rows)))
-    print(f"95 % intervals ({INTERVALS}):\n  " + "\n  ".join(format_intervals(rows)))
+    print("\n".join(printed_intervals(rows)))
     print("pairs/s: " + ", ".join(f"{k} {v:.0f}" for k, v in speeds.items() if v == v))
     print(f"tables, raw results and plots in {args.out or os.path.join(args.run, 'eval')}")
 
