@@ -1,7 +1,7 @@
 """Relative-pose experiment in one command:
 python -m evaluation.run_alignment_experiment --run runs/quick [--name base] [options]
 
-Embeds the test split with the exported models (cached in <out>/embeddings_*.npz),
+Embeds the test split with the exported models (cached in <out>/embeddings_*.npz per export and input),
 builds same- and different-instance pairs as the original protocol did (rotation-
 major data, seed 0), aligns them with batched soft.align and scores geodesic errors
 against R_j R_i^T. Modes: pred (image embeddings), target (the teacher's embeddings
@@ -14,6 +14,7 @@ per-pair results (pairs_<name>.json), an error-CDF plot (cdf_<name>.png) and an
 example-pairs figure (examples_<name>.png).
 """
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -54,18 +55,21 @@ def real_mesh_test_split(run, meshes_root, out, layout="auto"):
     return folder
 
 
-def _cached_embeddings(out, key, model_path, compute):
-    """Embeddings cached per key and model export (recomputed when the export changes)."""
+def _cached_embeddings(out, key, model_path, inputs, compute):
+    """compute() of `inputs`, cached in <out>/embeddings_<key>.npz and reused only for the
+    same model export (its saved_model.pb's mtime) and the same inputs (a SHA-1 of the
+    array), so another test split (--data) or a re-export is embedded afresh."""
     path = os.path.join(out, f"embeddings_{key}.npz")
     stamp = os.path.getmtime(os.path.join(model_path, "saved_model.pb"))
+    digest = hashlib.sha1(f"{inputs.dtype}{inputs.shape}".encode() + np.ascontiguousarray(inputs).tobytes()).hexdigest()
     if os.path.exists(path):
         saved = np.load(path)
-        if float(saved["stamp"]) == stamp:
+        if float(saved["stamp"]) == stamp and "inputs" in saved.files and str(saved["inputs"]) == digest:
             return saved["embedding"]
     embedding = compute()
     os.makedirs(out, exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}.npz"
-    np.savez(tmp, embedding=embedding, stamp=stamp)
+    np.savez(tmp, embedding=embedding, stamp=stamp, inputs=digest)
     os.replace(tmp, path)
     return embedding
 
@@ -80,8 +84,8 @@ def embed_test_split(run, test, out, turns=1):
     def target():
         return in_batches(load_teacher(os.path.join(run, "teacher")), test["sphere"])
     pred_key = "pred" if turns == 1 else f"pred_turns{turns}"
-    return {"pred": lambda: _cached_embeddings(out, pred_key, os.path.join(run, "embedding"), pred),
-            "target": lambda: _cached_embeddings(out, "target", os.path.join(run, "teacher"), target)}
+    return {"pred": lambda: _cached_embeddings(out, pred_key, os.path.join(run, "embedding"), test["image"], pred),
+            "target": lambda: _cached_embeddings(out, "target", os.path.join(run, "teacher"), test["sphere"], target)}
 
 
 def regress_pairs(export_dir, images, first, second, chunk=128):

@@ -160,3 +160,19 @@ def test_real_mesh_test_split_without_retraining(tmp_path):
     assert manifest["features"]["sphere"] == [8, 8, 2] and manifest["features"]["image"] == [8, 8, 1]
     test = reader.as_numpy(folder, "test")
     np.testing.assert_array_equal(test["instance_id"][:4], test["instance_id"][4:])
+
+
+def test_cached_embeddings_follow_the_test_split(tiny_run, tmp_path):
+    """The embedding cache is keyed on the inputs as well as the export: another test split
+    (--data) in the same output folder is embedded afresh, the same one is read back."""
+    from evaluation.run_alignment_experiment import embed_test_split
+    test = reader.as_numpy(str(tiny_run / "data"), "test")
+    out = tmp_path / "eval"
+    first = embed_test_split(str(tiny_run), test, str(out))["target"]()
+    cache = out / "embeddings_target.npz"
+    written = cache.stat().st_mtime_ns
+    np.testing.assert_array_equal(embed_test_split(str(tiny_run), test, str(out))["target"](), first)
+    assert cache.stat().st_mtime_ns == written  # read back, not recomputed
+    reversed_split = {**test, "sphere": test["sphere"][::-1]}
+    second = embed_test_split(str(tiny_run), reversed_split, str(out))["target"]()
+    np.testing.assert_allclose(second, first[::-1], atol=1e-5)
