@@ -1,12 +1,13 @@
 """Relative-pose experiment in one command:
 python -m evaluation.run_alignment_experiment --run runs/quick [--name base] [options]
 
-Embeds the test split with the exported models (cached in <out>/embeddings_*.npz per export and input),
-builds same- and different-instance pairs as the original protocol did (rotation-
-major data, seed 0), aligns them with batched soft.align and scores geodesic errors
-against R_j R_i^T. Modes: pred (image embeddings), target (the teacher's embeddings
-of the 3D shapes: the oracle), chance (uniformly random rotations), regression (the
-learned peer of training.train_regression_baseline, on the same pairs).
+Embeds the test split (<run>/data, or --data) with the exported models (cached in
+<out>/embeddings_*.npz per export and test split), builds same- and different-instance
+pairs as the original protocol did (rotation-major data, seed 0), aligns them with
+batched soft.align and scores geodesic errors against R_j R_i^T. Modes: pred (image
+embeddings), target (the teacher's embeddings of the 3D shapes: the oracle), chance
+(uniformly random rotations), regression (the learned peer of
+training.train_regression_baseline, on the same pairs).
 Writes to <out> (default <run>/eval): results.md (one table row per mode and pair
 kind, appended per experiment, with 95 % intervals of the median and acc@30 over
 redrawn test instances (alignment.bootstrap_intervals) and a per-class table), raw
