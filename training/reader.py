@@ -17,6 +17,10 @@ import tensorflow as tf
 
 from models.rotation import random_rotation_matrices, rotate_spheres
 
+SAMPLE_BUFFER = 4096  # samples in the training shuffle buffer (training_batches)
+BLOCK = 256  # samples per cached block of held_out_pairs (the unit its large-set shuffle moves)
+INTERLEAVED_SHARDS = 16  # shards read at once by read(shard_seed=...)
+
 
 def load_manifest(data_dir):
     from .dataset import FORMAT_VERSION
@@ -82,18 +86,27 @@ def verify_shards(data_dir, split):
 
 
 def read(data_dir, split, batch_size, *, shuffle=False, repeat=False, random_rotation=False,
-         drop_remainder=False, seed=None, shuffle_buffer=2048, verify=True):
+         drop_remainder=False, seed=None, shuffle_buffer=2048, verify=True, shard_seed=None):
     """A batched tf.data.Dataset of sample dicts (see module doc), prefetched.
 
     verify: check every shard first (verify_shards), so a corrupted file is named
-    before training starts rather than failing mid-epoch with a bare DataLossError."""
+    before training starts rather than failing mid-epoch with a bare DataLossError.
+    shard_seed: read the shards in a random order, drawn afresh each pass,
+    INTERLEAVED_SHARDS at a time record by record (a split stored class by class then
+    arrives mixed)."""
     manifest = load_manifest(data_dir)
     if split not in manifest["splits"]:
         raise ValueError(f"unknown split {split!r}; {data_dir} has {sorted(manifest['splits'])}")
     files = [os.path.join(data_dir, name) for name in manifest["splits"][split]["shards"]]
     if verify:
         verify_shards(data_dir, split)
-    ds = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE if shuffle else None)
+    if shard_seed is not None:
+        order = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=shard_seed,
+                                                                  reshuffle_each_iteration=True)
+        ds = order.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), INTERLEAVED_SHARDS),
+                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE if shuffle else None)
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -111,7 +124,7 @@ def is_held_out(instance_id, validation_every):
 
 
 def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas=1, cache=True, seed=0,
-                   augment=None):
+                   augment=None, shuffle_buffer=SAMPLE_BUFFER, block=BLOCK):
     """(train, validation, counts): (input, target) datasets from the train split.
 
     to_pairs maps a batch dict (see module doc) to (input, target) tensors. Every
@@ -119,34 +132,42 @@ def held_out_pairs(data_dir, to_pairs, *, validation_every, batch_size, replicas
     the pairs in memory after the first pass (poses are fixed, so targets never change).
     augment, if given, maps each training batch (input, target) afresh every epoch (see
     augmented).
-    The training set repeats, shuffled; with several replicas the last partial
-    validation batch is dropped (a replica must never receive an empty batch)."""
+    The training set repeats, shuffled by a buffer of shuffle_buffer samples. The train
+    split is stored class by class, so a set larger than that buffer is mixed first: cached,
+    its blocks of `block` samples are shuffled (afresh each pass, without copying); not
+    cached, its shards are read in a random order (read's shard_seed). A smaller set is
+    shuffled whole by the buffer. With several replicas the last partial validation batch
+    is dropped (a replica must never receive an empty batch)."""
     manifest = load_manifest(data_dir)
     samples = manifest["splits"]["train"]["samples"]
     held_out = lambda b: is_held_out(b["instance_id"], validation_every)  # noqa: E731
-
-    verify_shards(data_dir, "train")
-
-    def subset(keep):
-        ds = read(data_dir, "train", 256, verify=False).unbatch().filter(lambda b: keep(held_out(b)))
-        ds = ds.batch(256).map(to_pairs, num_parallel_calls=1)
-        return ds.cache() if cache else ds
-
-    train = subset(tf.logical_not).unbatch()
-    validation = subset(tf.identity).unbatch().batch(batch_size, drop_remainder=replicas > 1)
     with open(os.path.join(data_dir, "instances.json")) as f:
         ids = [i["instance_id"] for i in json.load(f)["instances"] if i["split"] == "train"]
     n_train = sum(1 for i in ids if not is_held_out(i, validation_every)) * manifest["splits"]["train"]["poses"]
     if n_train < batch_size:
         raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training images")
-    return (training_batches(train, batch_size, seed, augment), validation.prefetch(tf.data.AUTOTUNE),
+    verify_shards(data_dir, "train")
+
+    def subset(keep, mixed=False):
+        ds = read(data_dir, "train", block, verify=False, shard_seed=seed if mixed and not cache else None)
+        ds = ds.unbatch().filter(lambda b: keep(held_out(b))).batch(block).map(to_pairs, num_parallel_calls=1)
+        if cache:
+            ds = ds.cache()
+            if mixed:
+                ds = ds.shuffle(-(-n_train // block), seed=seed, reshuffle_each_iteration=True)
+        return ds
+
+    train = subset(tf.logical_not, mixed=n_train > shuffle_buffer).unbatch()
+    validation = subset(tf.identity).unbatch().batch(batch_size, drop_remainder=replicas > 1)
+    return (training_batches(train, batch_size, seed, augment, shuffle_buffer), validation.prefetch(tf.data.AUTOTUNE),
             {"train": n_train, "validation": samples - n_train})
 
 
-def training_batches(samples, batch_size, seed, augment=None):
-    """A dataset of single samples shuffled (seeded, afresh every pass), repeated, in batches of
-    batch_size (remainder dropped), mapped by augment (see augmented) and prefetched."""
-    batches = samples.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
+def training_batches(samples, batch_size, seed, augment=None, shuffle_buffer=SAMPLE_BUFFER):
+    """A dataset of single samples shuffled (seeded, afresh every pass, by a buffer of
+    shuffle_buffer samples), repeated, in batches of batch_size (remainder dropped), mapped
+    by augment (see augmented) and prefetched."""
+    batches = samples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     batches = batches.batch(batch_size, drop_remainder=True)
     if augment is not None:
         batches = augmented(batches, augment, seed)
