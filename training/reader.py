@@ -93,13 +93,16 @@ def read(data_dir, split, batch_size, *, shuffle=False, repeat=False, random_rot
     before training starts rather than failing mid-epoch with a bare DataLossError.
     shard_seed: read the shards in a random order, drawn afresh each pass,
     INTERLEAVED_SHARDS at a time record by record (a split stored class by class then
-    arrives mixed)."""
+    arrives mixed). shuffle=True does so by itself (from seed) for a split of more than
+    SAMPLE_BUFFER samples, which its buffer alone would not mix."""
     manifest = load_manifest(data_dir)
     if split not in manifest["splits"]:
         raise ValueError(f"unknown split {split!r}; {data_dir} has {sorted(manifest['splits'])}")
     files = [os.path.join(data_dir, name) for name in manifest["splits"][split]["shards"]]
     if verify:
         verify_shards(data_dir, split)
+    if shuffle and shard_seed is None and manifest["splits"][split]["samples"] > SAMPLE_BUFFER:
+        shard_seed = 0 if seed is None else seed
     if shard_seed is not None:
         order = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=shard_seed,
                                                                   reshuffle_each_iteration=True)

@@ -70,10 +70,8 @@ def train(config, data_dir, run_dir, strategy_name="default", force=False, verbo
         labels = {k: batch["class_id"] for k in losses}
         return batch["sphere"], labels
 
-    stored_order_outgrows_buffer = manifest["splits"]["train"]["samples"] > reader.SAMPLE_BUFFER  # class by class
-    train_ds = reader.read(data_dir, "train", config.batch_size, shuffle=True, repeat=True, random_rotation=True,
-                           drop_remainder=True, seed=config.seed,
-                           shard_seed=config.seed if stored_order_outgrows_buffer else None).map(targets)
+    train_ds = reader.read(data_dir, "train", config.batch_size, shuffle=True, repeat=True,
+                           random_rotation=True, drop_remainder=True, seed=config.seed).map(targets)
     val_ds = reader.read(data_dir, "test", 64).map(targets)
     history, seconds = fit.timed_fit(model, train_ds, config, steps, work, validation_data=val_ds, verbose=verbose)
     mean, std = embedding_statistics(model, data_dir, 64)
