@@ -15,6 +15,7 @@ per-pair results (pairs_<name>.json), an error-CDF plot (cdf_<name>.png) and an
 example-pairs figure (examples_<name>.png).
 """
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -124,6 +125,7 @@ def run_experiment(run, name, modes=MODES, kinds=("same", "diff"), data_dir=None
     n, poses = manifest["splits"]["test"]["instances"], manifest["splits"]["test"]["poses"]
     sources = embed_test_split(run, test, out, turns)
     sources.update({mode: (lambda array=array: array) for mode, array in (embeddings or {}).items()})
+    sources = {mode: functools.cache(source) for mode, source in sources.items()}  # read (or embedded) once
     options = {"refine": refine, "oversample": oversample, "weighting": weighting, "score": score}
     rows, raw, speeds, estimates_of = [], {}, {}, {}
     for kind in kinds:
