@@ -179,3 +179,21 @@ def test_training_stream_mixes_a_split_stored_class_by_class(tmp_path, cache):
     # 8 samples drawn at random from three equal classes show 2.9 of them on average;
     # the buffer alone, on the stored order, shows about 1.6
     assert np.mean([len(np.unique(c)) for c, _ in batches]) > 2.2
+
+
+def test_shuffled_read_mixes_a_split_larger_than_the_buffer(tmp_path, monkeypatch):
+    """read(shuffle=True) (the teacher's reader) switches to shard mixing by itself for a
+    split of more than SAMPLE_BUFFER samples; within it, the buffer alone shuffles."""
+    dataset.build(dataclasses.replace(SMALL, train_instances=8, train_poses=4, test_instances=1, shard_size=8),
+                  tmp_path, progress=False)
+    plain = reader.as_numpy(str(tmp_path), "train")
+    assert len(plain["index"]) == 96 and list(plain["class_id"]) == sorted(plain["class_id"])
+
+    def classes_per_batch(sample_buffer):
+        monkeypatch.setattr(reader, "SAMPLE_BUFFER", sample_buffer)
+        epoch = list(reader.read(str(tmp_path), "train", 8, shuffle=True, seed=3, shuffle_buffer=8))
+        assert sorted(np.concatenate([b["index"].numpy() for b in epoch])) == sorted(plain["index"])
+        return np.mean([len(np.unique(b["class_id"].numpy())) for b in epoch])
+
+    assert classes_per_batch(95) > 2.2  # 96 samples: over the buffer, shards mixed
+    assert classes_per_batch(96) < 2.2  # within it: the stored order through an 8-sample buffer
