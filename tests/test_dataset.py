@@ -14,6 +14,8 @@ from training.config import DataConfig, EmbeddingConfig, apply_overrides, from_j
 
 SMALL = DataConfig(classes=("chair", "mug", "car"), train_instances=2, test_instances=2, train_poses=3,
                    test_poses=2, bandwidth=8, image_size=16, shard_size=4, seed=7)
+# 96 training samples stored class by class in 12 shards: more than the small buffers the mixing tests use
+CLASS_MAJOR = dataclasses.replace(SMALL, train_instances=8, train_poses=4, test_instances=1, shard_size=8)
 
 
 def shard_files(folder):
@@ -163,8 +165,7 @@ def test_training_stream_mixes_a_split_stored_class_by_class(tmp_path, cache):
     """A training set larger than the shuffle buffer still arrives with its classes mixed
     (cached: blocks shuffled first; not cached: shards read in a random order), and every
     epoch is a permutation of it."""
-    config = dataclasses.replace(SMALL, train_instances=8, train_poses=4, test_instances=1, shard_size=8)
-    dataset.build(config, tmp_path, progress=False)
+    dataset.build(CLASS_MAJOR, tmp_path, progress=False)
     train, _, counts = reader.held_out_pairs(str(tmp_path), lambda b: (b["class_id"], b["index"]),
                                              validation_every=4, batch_size=8, cache=cache, seed=3,
                                              shuffle_buffer=8, block=2)
@@ -184,8 +185,7 @@ def test_training_stream_mixes_a_split_stored_class_by_class(tmp_path, cache):
 def test_shuffled_read_mixes_a_split_larger_than_the_buffer(tmp_path, monkeypatch):
     """read(shuffle=True) (the teacher's reader) switches to shard mixing by itself for a
     split of more than SAMPLE_BUFFER samples; within it, the buffer alone shuffles."""
-    dataset.build(dataclasses.replace(SMALL, train_instances=8, train_poses=4, test_instances=1, shard_size=8),
-                  tmp_path, progress=False)
+    dataset.build(CLASS_MAJOR, tmp_path, progress=False)
     plain = reader.as_numpy(str(tmp_path), "train")
     assert len(plain["index"]) == 96 and list(plain["class_id"]) == sorted(plain["class_id"])
 
