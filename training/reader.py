@@ -94,7 +94,8 @@ def read(data_dir, split, batch_size, *, shuffle=False, repeat=False, random_rot
     shard_seed: read the shards in a random order, drawn afresh each pass,
     INTERLEAVED_SHARDS at a time record by record (a split stored class by class then
     arrives mixed). shuffle=True does so by itself (from seed) for a split of more than
-    SAMPLE_BUFFER samples, which its buffer alone would not mix."""
+    SAMPLE_BUFFER samples, the training buffer's size, whatever shuffle_buffer is: a smaller
+    split (the quick preset's 2,880) keeps the stream it always had."""
     manifest = load_manifest(data_dir)
     if split not in manifest["splits"]:
         raise ValueError(f"unknown split {split!r}; {data_dir} has {sorted(manifest['splits'])}")
